@@ -1,0 +1,441 @@
+"""How a program runs: the event loop, the program's top level, the work
+the SDK tracks, Ctrl-C and exit codes.
+
+The outrun host (the C executable) calls :func:`main` once the interpreter
+is up.  The same machinery serves :func:`run` from plain Python, so a
+program written as ``outrun.run(main)`` behaves the same under
+``outrun run`` and under ``python3``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+import traceback
+import types
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_SDK_DIR = os.path.dirname(os.path.abspath(__file__))
+_ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
+_SELECTORS_FILE = os.path.abspath(getattr(sys.modules.get("selectors"),
+                                          "__file__", "") or "")
+
+ASYNCIO_RUN_MESSAGE = (
+    "asyncio.run() cannot be used inside an outrun program: the host "
+    "already runs an event loop. Use `await` at the top level or in an "
+    "async function, `Output.from_input(coro)` to turn a coroutine into an "
+    "Output, or hand an `async def main()` to `outrun.run(main)`."
+)
+
+
+class UsageError(Exception):
+    """A mistake in how outrun was invoked; exit code 2."""
+
+
+# --------------------------------------------------------------------------
+# The runtime of one run
+# --------------------------------------------------------------------------
+
+
+class Runtime:
+    """The state of one run: its loop, its main task and the work the host
+    waits for before the run ends."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.main_task: asyncio.Future[Any] | None = None
+        self.tracked: set[asyncio.Future[Any]] = set()
+        self.failed: list[BaseException] = []
+        self.interrupted = False
+
+    # Work the run waits for --------------------------------------------
+
+    def track(self, awaitable: Awaitable[T]) -> asyncio.Future[T]:
+        fut = asyncio.ensure_future(awaitable, loop=self.loop)
+        if not fut.done():
+            self.tracked.add(fut)
+        fut.add_done_callback(self._settled)
+        return fut
+
+    def _settled(self, fut: asyncio.Future[Any]) -> None:
+        self.tracked.discard(fut)
+        if not fut.cancelled() and fut.exception() is not None:
+            self.failed.append(fut.exception())  # type: ignore[arg-type]
+
+    async def wait_for_tracked(self) -> None:
+        """Waits until no tracked work is pending.  Work tracked while
+        waiting is waited for too."""
+        while self.tracked:
+            await asyncio.wait(list(self.tracked))
+
+    # Ctrl-C ----------------------------------------------------------------
+
+    def install_interrupts(self) -> Callable[[], None]:
+        """Routes SIGINT to this run; returns a function that undoes it."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            import _outrun_host
+        except ImportError:
+            pass
+        else:
+            # The host's C handler goes in front: a second Ctrl-C exits at
+            # once even when the loop thread is stuck in native code.
+            _outrun_host.arm_interrupts()
+
+        def restore() -> None:
+            signal.signal(signal.SIGINT, previous)
+
+        return restore
+
+    def _on_sigint(self, signum: int, frame: types.FrameType | None) -> None:
+        first = not self.interrupted
+        self.interrupted = True
+        task = self.main_task
+        if not first or task is None or task.done():
+            raise KeyboardInterrupt
+        if frame is not None and _is_user_frame(frame):
+            # The loop thread is inside the program's own code, maybe in a
+            # blocking call: interrupt it there so its cleanup runs.
+            raise KeyboardInterrupt
+        # The loop is waiting for events: cancel the program's main task,
+        # which runs its cleanup on the loop.
+        task.cancel()
+        self.loop.call_soon_threadsafe(_nothing)
+
+    # Shutdown ---------------------------------------------------------------
+
+    def close(self) -> None:
+        """Cancels what is left, finishes async generators and the default
+        executor, and closes the loop."""
+        loop = self.loop
+        try:
+            _cancel_all_tasks(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+_current: Runtime | None = None
+
+
+def _nothing() -> None:
+    pass
+
+
+def _is_user_frame(frame: types.FrameType) -> bool:
+    filename = os.path.abspath(frame.f_code.co_filename)
+    return not (
+        filename.startswith(_SDK_DIR + os.sep)
+        or filename.startswith(_ASYNCIO_DIR + os.sep)
+        or filename == _SELECTORS_FILE
+        or "uvloop" in filename
+    )
+
+
+def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancels every task still on the loop (user tasks that nothing waits
+    for) and lets them run their cleanup."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    for task in tasks:
+        if task.cancelled():
+            continue
+        exc = task.exception()
+        if exc is not None:
+            loop.call_exception_handler({
+                "message": "unhandled exception in a task cancelled at exit",
+                "exception": exc,
+                "task": task,
+            })
+
+
+def current() -> Runtime | None:
+    """The runtime of the run in progress on this thread, if any."""
+    rt = _current
+    if rt is None:
+        return None
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return rt if running is rt.loop else None
+
+
+# --------------------------------------------------------------------------
+# Public entry points
+# --------------------------------------------------------------------------
+
+
+def track(awaitable: Awaitable[T]) -> asyncio.Future[T]:
+    """Makes the run wait for ``awaitable`` before it ends.
+
+    Inside ``outrun run`` (or :func:`run`), the host keeps the loop running
+    after the program's top level until every tracked awaitable has
+    settled, and a tracked awaitable that fails fails the run.  Outside a
+    run this just schedules the awaitable on the running loop.
+    """
+    rt = current()
+    if rt is None:
+        return asyncio.ensure_future(awaitable)
+    return rt.track(awaitable)
+
+
+def run(main: Callable[[], Awaitable[T]] | Awaitable[T]) -> Any:
+    """Runs an async program: ``outrun.run(main)``.
+
+    ``main`` is an ``async def`` function taking no arguments (or an
+    awaitable).  Inside ``outrun run`` this schedules it on the host's loop
+    and the host waits for it; the task is returned.  From plain Python it
+    creates a loop, runs ``main`` and all tracked work to the end, and
+    returns what ``main`` returned, like ``asyncio.run``.
+    """
+    if callable(main):
+        aw = main()
+    else:
+        aw = main
+    if not isinstance(aw, Awaitable):
+        if asyncio.iscoroutine(aw):  # pragma: no cover - always Awaitable
+            aw.close()
+        raise TypeError(
+            "outrun.run() needs an async function (async def main(): ...) "
+            f"or an awaitable, not {type(aw).__name__}"
+        )
+    rt = current()
+    if rt is not None:
+        return rt.track(aw)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        if asyncio.iscoroutine(aw):
+            aw.close()
+        raise RuntimeError(
+            "outrun.run() was called while an event loop is already running "
+            "in this thread; `await main()` there instead"
+        )
+    return _run_standalone(aw)
+
+
+def _run_standalone(aw: Awaitable[T]) -> T:
+    global _current
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    rt = Runtime(loop)
+    previous, _current = _current, rt
+
+    async def whole() -> T:
+        result = await aw
+        await rt.wait_for_tracked()
+        if rt.failed:
+            raise rt.failed[0]
+        return result
+
+    restore = rt.install_interrupts()
+    try:
+        rt.main_task = loop.create_task(whole())
+        return loop.run_until_complete(rt.main_task)
+    finally:
+        restore()
+        _current = previous
+        rt.close()
+
+
+# --------------------------------------------------------------------------
+# The host's side: outrun run PROGRAM
+# --------------------------------------------------------------------------
+
+
+def main(options: dict[str, Any]) -> int:
+    """Entry point of the outrun host.  Returns the process exit code."""
+    command = options.get("command")
+    try:
+        if command == "run":
+            return run_program(options)
+        from outrun import _cli
+
+        return _cli.main(command, sys.argv[2:], options)
+    except UsageError as exc:
+        print(f"outrun: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def new_loop(name: str) -> asyncio.AbstractEventLoop:
+    """Creates the event loop the run uses, explicitly: never implied."""
+    if name == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            raise UsageError(
+                "--loop uvloop needs the uvloop package, which is not "
+                f"installed for {sys.executable}; install it with "
+                f"'{sys.executable} -m pip install uvloop', or drop --loop"
+            ) from None
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def _asyncio_run_guard(original: Callable[..., Any]) -> Callable[..., Any]:
+    def run(main: Any, *, debug: bool | None = None) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # No loop runs on this thread (a worker thread, say): the real
+            # asyncio.run is fine there.
+            return original(main, debug=debug)
+        if asyncio.iscoroutine(main):
+            main.close()
+        raise RuntimeError(ASYNCIO_RUN_MESSAGE)
+
+    run.__doc__ = original.__doc__
+    run.__wrapped__ = original  # type: ignore[attr-defined]
+    return run
+
+
+def run_program(options: dict[str, Any]) -> int:
+    """Runs ``outrun run PROGRAM``: compiles the program, runs its top level
+    inside a coroutine on a new loop, waits for tracked work, and maps the
+    outcome to an exit code."""
+    global _current
+    main_file: str = options["main_file"]
+    project_dir: str = options["project_dir"]
+
+    try:
+        with open(main_file, "rb") as f:
+            source = f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read '{main_file}': {exc.strerror}") from None
+    try:
+        import ast
+
+        code = compile(source, main_file, "exec",
+                       flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+                       dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        report_failure(exc)
+        return EXIT_FAILED
+
+    loop = new_loop(options.get("loop") or "asyncio")
+    asyncio.set_event_loop(loop)
+
+    # The program becomes __main__, as under python3 PROGRAM.
+    module = types.ModuleType("__main__")
+    module.__file__ = main_file
+    module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    sys.modules["__main__"] = module
+    sys.path.insert(0, project_dir)
+
+    rt = Runtime(loop)
+    previous, _current = _current, rt
+    original_run = asyncio.run
+    asyncio.run = _asyncio_run_guard(original_run)  # type: ignore[assignment]
+    restore_interrupts = rt.install_interrupts()
+    try:
+        rt.main_task = loop.create_task(_program_main(rt, code, module))
+        return _finish(rt)
+    finally:
+        restore_interrupts()
+        asyncio.run = original_run  # type: ignore[assignment]
+        try:
+            rt.close()
+        finally:
+            _current = previous
+
+
+async def _program_main(rt: Runtime, code: types.CodeType,
+                        module: types.ModuleType) -> None:
+    result = eval(code, module.__dict__)
+    if asyncio.iscoroutine(result):
+        # The program used top-level await.
+        await result
+    await rt.wait_for_tracked()
+
+
+def _finish(rt: Runtime) -> int:
+    """Runs the main task to the end and turns its outcome into an exit
+    code, reporting failures with the user's frames only."""
+    try:
+        rt.loop.run_until_complete(rt.main_task)  # type: ignore[arg-type]
+    except SystemExit as exc:
+        return exit_code_of(exc)
+    except KeyboardInterrupt:
+        print("outrun: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except asyncio.CancelledError:
+        if rt.interrupted:
+            print("outrun: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        print("outrun: the program's main task was cancelled",
+              file=sys.stderr)
+        return EXIT_FAILED
+    except BaseException as exc:  # noqa: BLE001 - reported to the user
+        report_failure(exc)
+        return EXIT_FAILED
+    if rt.interrupted:
+        print("outrun: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if rt.failed:
+        for exc in rt.failed:
+            report_failure(exc)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def exit_code_of(exc: SystemExit) -> int:
+    """The exit code python3 would give for an uncaught SystemExit."""
+    code = exc.code
+    if code is None:
+        return EXIT_OK
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _keep_frame(frame: traceback.FrameSummary) -> bool:
+    filename = os.path.abspath(frame.filename)
+    return not (filename.startswith(_SDK_DIR + os.sep)
+                or filename.startswith(_ASYNCIO_DIR + os.sep))
+
+
+def _user_frames_only(te: traceback.TracebackException,
+                      seen: set[int]) -> None:
+    if id(te) in seen:
+        return
+    seen.add(id(te))
+    te.stack = traceback.StackSummary.from_list(
+        [f for f in te.stack if _keep_frame(f)])
+    for chained in (te.__cause__, te.__context__):
+        if chained is not None:
+            _user_frames_only(chained, seen)
+    for sub in getattr(te, "exceptions", None) or ():
+        _user_frames_only(sub, seen)
+
+
+def report_failure(exc: BaseException) -> None:
+    """Prints exc's traceback the way python3 would, without the frames of
+    the host, the SDK or asyncio."""
+    te = traceback.TracebackException(type(exc), exc, exc.__traceback__,
+                                      compact=True)
+    _user_frames_only(te, set())
+    sys.stderr.write("".join(te.format()))
+    sys.stderr.flush()

@@ -1,0 +1,355 @@
+/* The outrun host: embeds CPython, runs a command, shuts down.
+ *
+ * The one runtime file that includes Python.h.  Its order of work:
+ *
+ *   1. register the built-in modules (_outrun, _outrun_host);
+ *   2. initialise CPython from a PyConfig built from the plan, checking
+ *      every status;
+ *   3. make the SDK importable (a meta-path finder limited to the SDK's
+ *      own packages, so a virtual environment sees nothing else of the
+ *      host's site-packages);
+ *   4. `outrun python`: hand over to Py_RunMain, which behaves as python3;
+ *      every other command: call outrun._host.main(), which creates the
+ *      event loop and runs the command on it;
+ *   5. shut down in the order written in rt_host_shutdown().
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+
+PyMODINIT_FUNC
+PyInit__outrun(void);
+
+/* ------------------------------------------------------------------ */
+/* Ctrl-C                                                              */
+/* ------------------------------------------------------------------ */
+
+/* The first SIGINT is handed to Python's own signal machinery, where the
+ * SDK's handler cancels the program's main task so that its cleanup runs.
+ * A second SIGINT exits at once, from here, because the loop thread may be
+ * stuck in code that never gets back to the interpreter. */
+static volatile sig_atomic_t sigint_count;
+
+static void
+on_sigint(int signum)
+{
+    static const char msg[] = "\noutrun: interrupted again; exiting now\n";
+    int saved_errno = errno;
+
+    if (++sigint_count >= 2) {
+        ssize_t unused = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+
+        (void)unused;
+        _exit(130);
+    }
+    /* Async-signal-safe: trips Python's handler for SIGINT and writes the
+     * loop's wakeup fd. */
+    PyErr_SetInterruptEx(signum);
+    errno = saved_errno;
+}
+
+PyDoc_STRVAR(arm_interrupts_doc,
+             "arm_interrupts()\n--\n\n"
+             "Puts the host's SIGINT handler in front of Python's: the first "
+             "Ctrl-C\nruns the Python handler, the second exits with 130 at "
+             "once.  Call it\nafter signal.signal(SIGINT, ...).");
+
+static PyObject *
+host_arm_interrupts(PyObject *module, PyObject *unused)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_ONSTACK;
+    if (sigaction(SIGINT, &sa, NULL) < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(interrupt_count_doc,
+             "interrupt_count()\n--\n\n"
+             "How many SIGINTs the host has seen since arm_interrupts().");
+
+static PyObject *
+host_interrupt_count(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromLong((long)sigint_count);
+}
+
+static void
+disarm_interrupts(void)
+{
+    signal(SIGINT, SIG_DFL);
+}
+
+static PyMethodDef host_methods[] = {
+    {"arm_interrupts", host_arm_interrupts, METH_NOARGS,
+     arm_interrupts_doc},
+    {"interrupt_count", host_interrupt_count, METH_NOARGS,
+     interrupt_count_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+host_module_exec(PyObject *module)
+{
+    if (PyModule_AddStringConstant(module, "version", OUTRUN_VERSION) < 0)
+        return -1;
+    return 0;
+}
+
+static PyModuleDef_Slot host_slots[] = {
+    {Py_mod_exec, host_module_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef host_module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_outrun_host",
+    .m_doc = "What the outrun host offers the SDK; present only inside the "
+             "host.",
+    .m_size = 0,
+    .m_methods = host_methods,
+    .m_slots = host_slots,
+};
+
+static PyObject *
+PyInit__outrun_host(void)
+{
+    return PyModuleDef_Init(&host_module_def);
+}
+
+int
+rt_host_register_builtins(void)
+{
+    if (PyImport_AppendInittab("_outrun", PyInit__outrun) < 0)
+        return -ENOMEM;
+    if (PyImport_AppendInittab("_outrun_host", PyInit__outrun_host) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+PyStatus
+rt_host_make_config(const struct rt_host_plan *plan, PyConfig *config)
+{
+    PyStatus status;
+
+    /* The Python configuration, not the isolated one: a program run by
+     * outrun sees PYTHONPATH, PYTHONDONTWRITEBYTECODE and the rest exactly
+     * as under the user's own python3. */
+    PyConfig_InitPythonConfig(config);
+    config->parse_argv = plan->parse_argv ? 1 : 0;
+    config->install_signal_handlers = 1;
+
+    /* sys.executable is a real python3 (the venv's when there is one), so
+     * that subprocess calls of sys.executable work and the path
+     * configuration finds the right prefix and site-packages. */
+    status = PyConfig_SetBytesString(config, &config->program_name,
+                                     plan->executable);
+    if (PyStatus_Exception(status))
+        return status;
+    status = PyConfig_SetBytesString(config, &config->executable,
+                                     plan->executable);
+    if (PyStatus_Exception(status))
+        return status;
+    status = PyConfig_SetBytesArgv(config, plan->argc,
+                                   (char *const *)plan->argv);
+    if (PyStatus_Exception(status))
+        return status;
+    return PyConfig_Read(config);
+}
+
+/* The finder that makes the SDK importable without putting the rest of the
+ * folder that holds it on sys.path. */
+static const char sdk_finder_source[] =
+    "import sys\n"
+    "from importlib.machinery import PathFinder\n"
+    "class OutrunSDKFinder:\n"
+    "    '''Finds the Outrun SDK's own packages in the host's SDK folder.'''\n"
+    "    names = frozenset(('outrun',))\n"
+    "    def __init__(self, path):\n"
+    "        self.path = path\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if path is None and name in self.names:\n"
+    "            return PathFinder.find_spec(name, [self.path])\n"
+    "        return None\n"
+    "sys.meta_path.insert(0, OutrunSDKFinder(sdk_dir))\n";
+
+static int
+install_sdk_finder(const struct rt_host_plan *plan)
+{
+    PyObject *globals = NULL, *sdk_dir = NULL, *result = NULL;
+    int rc = -1;
+
+    globals = PyDict_New();
+    if (globals == NULL)
+        goto cleanup;
+    if (PyDict_SetItemString(globals, "__builtins__",
+                             PyEval_GetBuiltins()) < 0)
+        goto cleanup;
+    sdk_dir = PyUnicode_DecodeFSDefault(plan->sdk_dir);
+    if (sdk_dir == NULL ||
+        PyDict_SetItemString(globals, "sdk_dir", sdk_dir) < 0)
+        goto cleanup;
+    result = PyRun_String(sdk_finder_source, Py_file_input, globals,
+                          globals);
+    if (result == NULL)
+        goto cleanup;
+    rc = 0;
+cleanup:
+    Py_XDECREF(result);
+    Py_XDECREF(sdk_dir);
+    Py_XDECREF(globals);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running a command                                                   */
+/* ------------------------------------------------------------------ */
+
+static int
+set_str(PyObject *dict, const char *key, const char *value)
+{
+    PyObject *v;
+    int r;
+
+    if (value == NULL || value[0] == '\0')
+        return PyDict_SetItemString(dict, key, Py_None);
+    v = PyUnicode_DecodeFSDefault(value);
+    if (v == NULL)
+        return -1;
+    r = PyDict_SetItemString(dict, key, v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* Builds the options dict that outrun._host.main() takes. */
+static PyObject *
+make_options(const struct rt_host_plan *plan)
+{
+    PyObject *opts = PyDict_New();
+
+    if (opts == NULL)
+        return NULL;
+    if (set_str(opts, "command", plan->command_name) < 0 ||
+        set_str(opts, "loop", rt_loop_name(plan->loop)) < 0 ||
+        set_str(opts, "sdk_dir", plan->sdk_dir) < 0 ||
+        set_str(opts, "host_executable", plan->host_executable) < 0 ||
+        set_str(opts, "venv", plan->has_venv ? plan->venv.root : NULL) < 0 ||
+        set_str(opts, "main_file",
+                plan->has_program ? plan->program.main_file : NULL) < 0 ||
+        set_str(opts, "project_dir",
+                plan->has_program ? plan->program.project_dir : NULL) < 0) {
+        Py_DECREF(opts);
+        return NULL;
+    }
+    return opts;
+}
+
+/* Returns the exit code of outrun._host.main(options). */
+static int
+run_sdk_main(const struct rt_host_plan *plan)
+{
+    PyObject *mod = NULL, *opts = NULL, *result = NULL;
+    int code = 1;
+
+    mod = PyImport_ImportModule("outrun._host");
+    if (mod == NULL)
+        goto cleanup;
+    opts = make_options(plan);
+    if (opts == NULL)
+        goto cleanup;
+    result = PyObject_CallMethod(mod, "main", "O", opts);
+    if (result == NULL)
+        goto cleanup;
+    code = (int)PyLong_AsLong(result);
+    if (code == -1 && PyErr_Occurred())
+        code = 1;
+cleanup:
+    if (PyErr_Occurred()) {
+        /* A failure of the SDK itself, not of the user's program, which
+         * outrun._host reports on its own. */
+        fputs("outrun: internal error in the Python SDK:\n", stderr);
+        PyErr_Print();
+        code = 1;
+    }
+    Py_XDECREF(result);
+    Py_XDECREF(opts);
+    Py_XDECREF(mod);
+    return code;
+}
+
+/* The host's shutdown order, written in this one place (ARCHITECTURE.md,
+ * "Host lifecycle", step 5).  outrun._host.main() has already cancelled the
+ * program's leftover tasks and closed the event loop before it returned.
+ *
+ *   1. Stop taking signals: a Ctrl-C from here on ends the process the
+ *      ordinary way instead of calling into a dying interpreter.
+ *   2. Stop the native work that calls into Python.  (Nothing yet: the
+ *      worker pool that will stop here arrives with native offload.)
+ *   3. Py_FinalizeEx(), which flushes sys.stdout and sys.stderr; a failure
+ *      there turns a success into exit code 120, as with python3.
+ *
+ * Returns the process exit code. */
+static int
+rt_host_shutdown(int code)
+{
+    disarm_interrupts();
+    if (Py_FinalizeEx() < 0 && code == 0)
+        code = 120;
+    return code;
+}
+
+int
+rt_host_main(const struct rt_host_plan *plan)
+{
+    PyConfig config;
+    PyStatus status;
+    int code;
+
+    if (rt_host_register_builtins() < 0) {
+        fputs("outrun: out of memory\n", stderr);
+        return 1;
+    }
+    status = rt_host_make_config(plan, &config);
+    if (PyStatus_Exception(status))
+        goto exception;
+    status = Py_InitializeFromConfig(&config);
+    if (PyStatus_Exception(status))
+        goto exception;
+    PyConfig_Clear(&config);
+
+    if (install_sdk_finder(plan) < 0) {
+        PyErr_Print();
+        return rt_host_shutdown(1);
+    }
+    if (plan->command == RT_CMD_PYTHON) {
+        /* Py_RunMain runs -c / -m / a script / the REPL exactly as
+         * python3 does, then finalises the interpreter itself. */
+        return Py_RunMain();
+    }
+    code = run_sdk_main(plan);
+    return rt_host_shutdown(code);
+
+exception:
+    PyConfig_Clear(&config);
+    if (PyStatus_IsExit(status))
+        return status.exitcode;
+    /* Prints the status's message and exits with 1. */
+    Py_ExitStatusException(status);
+    return 1;
+}
