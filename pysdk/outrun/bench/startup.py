@@ -1,7 +1,10 @@
 """Start-up: ``outrun run empty.py`` beside ``python3 empty.py``.
 
-Both start the same interpreter with the same site-packages; the host adds
-its own start-up, the SDK and the event loop.  Goal: within 1.3x.
+Both start the same interpreter with the same site-packages.  The host adds
+its own start-up, the SDK, and the event loop it owns, which means
+importing asyncio.  A second row therefore sets the host beside the
+closest python3 equivalent, an empty coroutine run by ``asyncio.run``, so
+that the host's own overhead can be told apart from asyncio's.
 """
 
 from __future__ import annotations
@@ -14,32 +17,53 @@ from outrun.bench._harness import Row, alternate, median, time_command
 
 GOAL = 1.3
 
+EMPTY = "# An empty program: only start-up is measured.\n"
+EMPTY_ON_A_LOOP = (
+    "# The same empty program, run inside a coroutine on an asyncio loop.\n"
+    "import asyncio\n"
+    "async def main():\n"
+    "    pass\n"
+    "asyncio.run(main())\n"
+)
+
+
+def _write(folder: str, name: str, text: str) -> str:
+    path = os.path.join(folder, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
 
 def run(host: str, runs: int) -> list[Row]:
-    """Measures the scenario; returns its one row."""
+    """Measures the scenario; returns its rows."""
+    python = sys.executable
+    env = dict(os.environ)
+    rows = []
     with tempfile.TemporaryDirectory(prefix="outrun-bench-") as tmp:
-        empty = os.path.join(tmp, "empty.py")
-        with open(empty, "w", encoding="utf-8") as f:
-            f.write("# An empty program: only start-up is measured.\n")
-        env = dict(os.environ)
-        # Neither side may write or read bytecode caches of empty.py in a
-        # way the other cannot; both see the same environment.
-        python = sys.executable
-        peer, outrun = alternate(
-            lambda: time_command([python, empty], env=env, cwd=tmp),
-            lambda: time_command([host, "run", empty], env=env, cwd=tmp),
-            runs=runs,
-        )
-    return [Row(
-        scenario="startup",
-        peer="python3",
-        peer_value=median(peer),
-        outrun_value=median(outrun),
-        unit="s",
-        goal=GOAL,
-        runs=runs,
-        peer_samples=peer,
-        outrun_samples=outrun,
-        note=f"median of {runs} runs each, alternating; "
-             f"peer: {python} empty.py; outrun: {host} run empty.py",
-    )]
+        empty = _write(tmp, "empty.py", EMPTY)
+        on_loop = _write(tmp, "empty_on_loop.py", EMPTY_ON_A_LOOP)
+        for scenario, peer_name, peer_file, goal in (
+            ("startup", "python3 empty.py", empty, GOAL),
+            ("startup (peer runs a loop)", "python3 + asyncio.run",
+             on_loop, None),
+        ):
+            peer, outrun = alternate(
+                lambda f=peer_file: time_command([python, f], env=env,
+                                                 cwd=tmp),
+                lambda: time_command([host, "run", empty], env=env, cwd=tmp),
+                runs=runs,
+            )
+            rows.append(Row(
+                scenario=scenario,
+                peer=peer_name,
+                peer_value=median(peer),
+                outrun_value=median(outrun),
+                unit="s",
+                goal=goal,
+                runs=runs,
+                peer_samples=peer,
+                outrun_samples=outrun,
+                note=f"median of {runs} runs each, alternating; outrun: "
+                     f"{host} run empty.py",
+            ))
+    return rows

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Sets up everything Outrun needs on a Debian or Ubuntu machine that has
+# python3 and a C compiler, builds it, and then runs a sample or the tests.
+#
+#   scripts/dev.sh sample   install what is missing, build, run samples/hello
+#   scripts/dev.sh test     install what is missing, build, run every test
+#   scripts/dev.sh setup    install what is missing and build; nothing else
+#
+# Safe to run again: it installs only what is missing and rebuilds only
+# what changed.  Set OUTRUN_BUILD_DIR to build somewhere other than build/.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+build=${OUTRUN_BUILD_DIR:-build}
+
+say() { printf 'dev.sh: %s\n' "$*" >&2; }
+
+need_apt=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+install_system_packages() {
+    local pkg
+    for pkg in check libffi-dev pkg-config valgrind; do
+        have_pkg "$pkg" || need_apt+=("$pkg")
+    done
+    [ ${#need_apt[@]} -eq 0 ] && return 0
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { say "need root or sudo to install: ${need_apt[*]}"; exit 1; }
+        sudo=(sudo)
+    fi
+    say "installing Debian packages: ${need_apt[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need_apt[@]}" >/dev/null
+}
+
+install_python_packages() {
+    # pip's own check is quick when everything is already there.
+    if ! python3 -c 'import mesonpy, pytest, hypothesis, uvloop' 2>/dev/null \
+        || ! command -v meson >/dev/null || ! command -v ninja >/dev/null; then
+        say "installing Python packages from requirements-dev.txt"
+        python3 -m pip install -q -r requirements-dev.txt
+    fi
+}
+
+build_outrun() {
+    if [ ! -f "$build/build.ninja" ]; then
+        meson setup "$build" >/dev/null
+    fi
+    meson compile -C "$build" >/dev/null
+}
+
+cmd=${1:-sample}
+case "$cmd" in
+    setup)
+        install_system_packages; install_python_packages; build_outrun ;;
+    sample)
+        install_system_packages; install_python_packages; build_outrun
+        exec "$build/outrun" run samples/hello ;;
+    test)
+        install_system_packages; install_python_packages; build_outrun
+        status=0
+        meson test -C "$build" --print-errorlogs -v || status=$?
+        # One plain closing line, whatever the runners printed before it.
+        python3 scripts/test-summary.py "$build/meson-logs/testlog.json"
+        exit "$status" ;;
+    *)
+        say "unknown command '$cmd'; use: sample, test or setup"; exit 2 ;;
+esac
