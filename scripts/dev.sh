@@ -21,9 +21,14 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok
 
 install_system_packages() {
     local pkg
+    need_apt=()
     for pkg in check libffi-dev pkg-config valgrind; do
         have_pkg "$pkg" || need_apt+=("$pkg")
     done
+    install_apt_list
+}
+
+install_apt_list() {
     [ ${#need_apt[@]} -eq 0 ] && return 0
     local sudo=()
     if [ "$(id -u)" -ne 0 ]; then
@@ -36,11 +41,25 @@ install_system_packages() {
 }
 
 install_python_packages() {
-    # pip's own check is quick when everything is already there.
+    # The Python headers and pip come with Debian's own python3 only as
+    # separate packages; a pyenv or python.org build has both.
+    local inc
+    inc=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+    if [ ! -f "$inc/Python.h" ] || ! python3 -m pip --version >/dev/null 2>&1; then
+        need_apt=(python3-dev python3-pip python3-venv)
+        install_apt_list
+    fi
     if ! python3 -c 'import mesonpy, pytest, hypothesis, uvloop' 2>/dev/null \
         || ! command -v meson >/dev/null || ! command -v ninja >/dev/null; then
         say "installing Python packages from requirements-dev.txt"
-        python3 -m pip install -q -r requirements-dev.txt
+        local flags=(-q)
+        # A distribution's python3 marked EXTERNALLY-MANAGED (PEP 668)
+        # takes packages only per user.
+        if [ -f "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')/EXTERNALLY-MANAGED" ]; then
+            flags+=(--user --break-system-packages)
+            export PATH="$HOME/.local/bin:$PATH"
+        fi
+        python3 -m pip install "${flags[@]}" -r requirements-dev.txt
     fi
 }
 
