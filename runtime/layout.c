@@ -66,8 +66,11 @@ rt_program_resolve(const char *program, struct rt_program *out, char *err,
     }
     if (S_ISDIR(st.st_mode)) {
         if (join(out->main_file, sizeof(out->main_file), real,
-                 "__main__.py") < 0)
+                 "__main__.py") < 0) {
+            say(err, errlen, "cannot run '%s': %s", program,
+                strerror(ENAMETOOLONG));
             return -ENAMETOOLONG;
+        }
         if (!is_file(out->main_file)) {
             say(err, errlen,
                 "cannot run '%s': the folder has no __main__.py; "
