@@ -85,6 +85,10 @@ class Runtime:
         """Routes SIGINT to this run; returns a function that undoes it."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            # Started with SIGINT ignored (a background job of a shell
+            # script, say): python3 leaves it ignored, and so does a run.
+            return lambda: None
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         try:
             import _outrun_host
@@ -155,7 +159,17 @@ def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
         return
     for task in tasks:
         task.cancel()
-    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    try:
+        loop.run_until_complete(
+            asyncio.gather(*tasks, return_exceptions=True))
+    except (SystemExit, KeyboardInterrupt):
+        # The exception ends the run and is reported as its exit code;
+        # the task that raised it must not report it again as "never
+        # retrieved".
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                task.exception()
+        raise
     for task in tasks:
         if task.cancelled():
             continue
@@ -253,7 +267,14 @@ def _run_standalone(aw: Awaitable[T]) -> T:
     restore = rt.install_interrupts()
     try:
         rt.main_task = loop.create_task(whole())
-        return loop.run_until_complete(rt.main_task)
+        try:
+            return loop.run_until_complete(rt.main_task)
+        except asyncio.CancelledError:
+            # Ctrl-C cancelled main so that its cleanup ran; to the caller
+            # it is a KeyboardInterrupt, as with asyncio.run().
+            if rt.interrupted and rt.main_task.cancelled():
+                raise KeyboardInterrupt() from None
+            raise
     finally:
         restore()
         _current = previous
@@ -274,6 +295,9 @@ def main(options: dict[str, Any]) -> int:
         from outrun import _cli
 
         return _cli.main(command, sys.argv[2:], options)
+    except SystemExit as exc:
+        # argparse in an SDK command (--help, a bad option) exits this way.
+        return exit_code_of(exc)
     except UsageError as exc:
         print(f"outrun: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -349,16 +373,20 @@ def run_program(options: dict[str, Any]) -> int:
     original_run = asyncio.run
     asyncio.run = _asyncio_run_guard(original_run)  # type: ignore[assignment]
     restore_interrupts = rt.install_interrupts()
+    exit_code = EXIT_FAILED
     try:
         rt.main_task = loop.create_task(_program_main(rt, code, module))
-        return _finish(rt)
+        exit_code = _finish(rt)
     finally:
-        restore_interrupts()
-        asyncio.run = original_run  # type: ignore[assignment]
+        # Ctrl-C stays routed to the run while the leftover tasks run their
+        # cleanup, so that a second one still exits at once.
         try:
-            rt.close()
+            exit_code = _close(rt, exit_code)
         finally:
+            restore_interrupts()
+            asyncio.run = original_run  # type: ignore[assignment]
             _current = previous
+    return exit_code
 
 
 async def _program_main(rt: Runtime, code: types.CodeType,
@@ -398,6 +426,22 @@ def _finish(rt: Runtime) -> int:
             report_failure(exc)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _close(rt: Runtime, exit_code: int) -> int:
+    """Closes the run's loop once the program is over and returns the exit
+    code: Ctrl-C while the leftover tasks run their cleanup stops the wait
+    (130), and sys.exit() in that cleanup gives its code."""
+    interrupted_before = rt.interrupted
+    try:
+        rt.close()
+    except KeyboardInterrupt:
+        if not interrupted_before:
+            print("outrun: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SystemExit as exc:
+        return exit_code_of(exc)
+    return exit_code
 
 
 def exit_code_of(exc: SystemExit) -> int:
