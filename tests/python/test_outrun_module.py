@@ -1,0 +1,59 @@
+"""The _outrun extension module: its version and its type stub."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import sys
+from pathlib import Path
+
+import _outrun
+import outrun
+
+SOURCE_DIR = Path(os.environ.get("OUTRUN_SOURCE_DIR",
+                                 Path(__file__).resolve().parents[2]))
+STUB = SOURCE_DIR / "bindings" / "_outrun.pyi"
+
+# What every module has, whether or not its stub names it.
+MODULE_ATTRIBUTES = {"__doc__", "__file__", "__loader__", "__name__",
+                     "__package__", "__spec__"}
+
+
+def _stub_names() -> set[str]:
+    names: set[str] = set()
+    for node in ast.parse(STUB.read_text()).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target,
+                                                          ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets
+                         if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef,
+                               ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
+def test_version_is_the_sdk_version():
+    assert _outrun.__version__ == outrun.__version__
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*", _outrun.__version__)
+
+
+def test_built_for_this_python():
+    major_minor = ".".join(_outrun.built_for_python.split(".")[:2])
+    assert major_minor == f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def test_stub_names_exactly_what_the_module_has():
+    module_names = set(vars(_outrun)) - MODULE_ATTRIBUTES
+
+    assert _stub_names() == module_names
+
+
+def test_builtin_inside_the_host_an_extension_outside():
+    if "_outrun_host" in sys.builtin_module_names:
+        assert _outrun.__spec__.origin == "built-in"
+        assert not hasattr(_outrun, "__file__")
+    else:
+        assert _outrun.__file__.endswith(".so")
