@@ -67,6 +67,9 @@ host_arm_interrupts(PyObject *module, PyObject *unused)
 {
     struct sigaction sa;
 
+    /* Each run counts its own Ctrl-Cs: a second outrun.run() in one
+     * `outrun python` session starts again from the first. */
+    sigint_count = 0;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);

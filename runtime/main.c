@@ -45,8 +45,11 @@ main(int argc, char **argv)
                OUTRUN_PYTHON_VERSION);
         return 0;
     case RT_CMD_RUN:
+    case RT_CMD_PYTHON:
+        /* `outrun python --help` is the interpreter's own help, so only
+         * `outrun help python` sets help for python. */
         if (args.help) {
-            rt_cli_print_command_help(stdout, "run");
+            rt_cli_print_command_help(stdout, args.command_name);
             return 0;
         }
         break;

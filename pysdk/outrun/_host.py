@@ -16,7 +16,7 @@ import sys
 import threading
 import traceback
 import types
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -260,8 +260,12 @@ def _run_standalone(aw: Awaitable[T]) -> T:
     async def whole() -> T:
         result = await aw
         await rt.wait_for_tracked()
-        if rt.failed:
+        if len(rt.failed) == 1:
             raise rt.failed[0]
+        if rt.failed:
+            raise BaseExceptionGroup(
+                f"{len(rt.failed)} pieces of tracked work failed",
+                rt.failed)
         return result
 
     restore = rt.install_interrupts()

@@ -109,12 +109,7 @@ def test_help(outrun, args):
     (["help", "run"], "usage: outrun run ", "--loop"),
     (["bench", "--help"], "usage: outrun bench ", "--json"),
     (["help", "bench"], "usage: outrun bench ", "--json"),
-    pytest.param(
-        ["help", "python"], "usage: outrun python ", "-m MODULE",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="runtime/main.c prints command help only for 'run': "
-                   "'outrun help python' starts the REPL instead")),
+    (["help", "python"], "usage: outrun python ", "-m MODULE"),
 ])
 def test_command_help(outrun, args, usage, mentions):
     proc = outrun(*args)

@@ -98,3 +98,19 @@ def test_ctrl_c_in_outrun_run_under_python3_is_keyboard_interrupt(
     assert stdout == ["READY", "CLEANUP"]
     assert stderr.rstrip().endswith("KeyboardInterrupt")
     assert "CancelledError" not in stderr
+
+
+def test_each_run_in_one_session_counts_its_own_ctrl_c(start, program):
+    # `outrun python` running two outrun.run() calls: the host's count of
+    # Ctrl-Cs starts again with each run, so the second run's first
+    # Ctrl-C still lets its cleanup run instead of exiting at once.
+    run = start([OUTRUN, "python", program("sigint_two_runs.py")])
+    for name in ("1", "2"):
+        run.expect(f"READY-{name}")
+        run.interrupt()
+        run.expect(f"CLEANUP-{name}")
+        run.expect(f"INTERRUPTED-{name}")
+    code, stdout, stderr = run.finish(timeout=PROMPT)
+
+    assert code == 0, stderr
+    assert stdout[-1:] == ["DONE"]

@@ -108,6 +108,22 @@ def test_failing_tracked_work_fails_the_run():
         outrun.run(main)
 
 
+def test_every_failure_of_tracked_work_is_raised():
+    async def failing(exc):
+        await _yield(1)
+        raise exc
+
+    async def main():
+        outrun.track(failing(KeyError("first")))
+        outrun.track(failing(ValueError("second")))
+
+    with pytest.raises(BaseExceptionGroup) as info:
+        outrun.run(main)
+    kinds = sorted(type(e).__name__ for e in info.value.exceptions)
+    assert kinds == ["KeyError", "ValueError"]
+    assert "2 pieces of tracked work failed" in str(info.value)
+
+
 def test_track_returns_a_future_with_the_result():
     async def work():
         await _yield(1)

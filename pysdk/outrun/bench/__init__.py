@@ -70,7 +70,12 @@ def main(argv: list[str], host_executable: str | None = None) -> int:
     rows: list[Row] = []
     for name in names:
         _, fn, default_runs = SCENARIOS[name]
-        rows.extend(fn(host, args.runs or default_runs))
+        try:
+            rows.extend(fn(host, args.runs or default_runs))
+        except RuntimeError as exc:
+            # A command under measurement failed: say which, not how fast.
+            print(f"outrun bench: error: {name}: {exc}", file=sys.stderr)
+            return 1
     print_table(rows)
     if args.json_file:
         meta: dict[str, Any] = {
