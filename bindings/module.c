@@ -18,6 +18,26 @@ bnd_get_state(PyObject *module)
     return (bnd_state *)state;
 }
 
+/* Looks up module_name.attr once, for the state. */
+static PyObject *
+import_attr(const char *module_name, const char *attr)
+{
+    PyObject *mod = PyImport_ImportModule(module_name), *r;
+
+    if (mod == NULL)
+        return NULL;
+    r = PyObject_GetAttrString(mod, attr);
+    Py_DECREF(mod);
+    return r;
+}
+
+static int
+intern(PyObject **slot, const char *s)
+{
+    *slot = PyUnicode_InternFromString(s);
+    return *slot == NULL ? -1 : 0;
+}
+
 static int
 module_exec(PyObject *module)
 {
@@ -31,15 +51,73 @@ module_exec(PyObject *module)
     if (PyModule_AddStringConstant(module, "built_for_python",
                                    PY_VERSION) < 0)
         return -1;
+
+    if (intern(&st->str_call_soon, "call_soon") < 0 ||
+        intern(&st->str_create_future, "create_future") < 0 ||
+        intern(&st->str_set_result, "set_result") < 0 ||
+        intern(&st->str_set_exception, "set_exception") < 0 ||
+        intern(&st->str_add_done_callback, "add_done_callback") < 0 ||
+        intern(&st->str_cancelled, "cancelled") < 0 ||
+        intern(&st->str_exception, "exception") < 0 ||
+        intern(&st->str_result, "result") < 0 ||
+        intern(&st->str_done, "done") < 0 ||
+        intern(&st->str_format, "format") < 0 ||
+        intern(&st->str_loop, "loop") < 0 ||
+        intern(&st->str_call_exception_handler,
+               "call_exception_handler") < 0 ||
+        intern(&st->empty_str, "") < 0)
+        return -1;
+
+    st->get_running_loop = import_attr("asyncio.events", "_get_running_loop");
+    st->ensure_future = import_attr("asyncio", "ensure_future");
+    st->isawaitable = import_attr("inspect", "isawaitable");
+    st->cancelled_error = import_attr("asyncio", "CancelledError");
+    if (st->get_running_loop == NULL || st->ensure_future == NULL ||
+        st->isawaitable == NULL || st->cancelled_error == NULL)
+        return -1;
+
+    if (bnd_unknown_init(module, st) < 0 ||
+        bnd_scheduler_init(module, st) < 0 ||
+        bnd_output_init(module, st) < 0)
+        return -1;
     return 0;
 }
+
+/* Lists every field of bnd_state, in declaration order. */
+#define BND_STATE_FIELDS(X)                                                 \
+    X(version)                                                              \
+    X(OutputType)                                                           \
+    X(SchedulerType)                                                        \
+    X(UnknownType)                                                          \
+    X(unknown)                                                              \
+    X(get_running_loop)                                                     \
+    X(ensure_future)                                                        \
+    X(isawaitable)                                                          \
+    X(cancelled_error)                                                      \
+    X(support)                                                              \
+    X(schedulers)                                                           \
+    X(str_call_soon)                                                        \
+    X(str_create_future)                                                    \
+    X(str_set_result)                                                       \
+    X(str_set_exception)                                                    \
+    X(str_add_done_callback)                                                \
+    X(str_cancelled)                                                        \
+    X(str_exception)                                                        \
+    X(str_result)                                                           \
+    X(str_done)                                                             \
+    X(str_format)                                                           \
+    X(str_loop)                                                             \
+    X(str_call_exception_handler)                                           \
+    X(empty_str)
 
 static int
 module_traverse(PyObject *module, visitproc visit, void *arg)
 {
     bnd_state *st = bnd_get_state(module);
 
-    Py_VISIT(st->version);
+#define VISIT(f) Py_VISIT(st->f);
+    BND_STATE_FIELDS(VISIT)
+#undef VISIT
     return 0;
 }
 
@@ -48,7 +126,10 @@ module_clear(PyObject *module)
 {
     bnd_state *st = bnd_get_state(module);
 
-    Py_CLEAR(st->version);
+    st->last_sched = NULL;
+#define CLEAR(f) Py_CLEAR(st->f);
+    BND_STATE_FIELDS(CLEAR)
+#undef CLEAR
     return 0;
 }
 

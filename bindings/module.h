@@ -5,17 +5,86 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdint.h>
+
+struct SchedulerObject;
+
 /* Everything the module keeps: types, interned strings and cached callables
  * live here, never in C globals, so that the module works in several
  * interpreters and after a re-import. */
 typedef struct {
     PyObject *version; /* __version__, a str */
+
+    PyTypeObject *OutputType;
+    PyTypeObject *SchedulerType;
+    PyTypeObject *UnknownType;
+    PyObject *unknown; /* UNKNOWN, the one Unknown instance */
+
+    /* From asyncio, looked up once. */
+    PyObject *get_running_loop; /* asyncio.events._get_running_loop */
+    PyObject *ensure_future;    /* asyncio.ensure_future */
+    PyObject *isawaitable;      /* inspect.isawaitable, for generators */
+    PyObject *cancelled_error;  /* asyncio.CancelledError */
+
+    /* outrun._output_support, imported on first use (json helpers). */
+    PyObject *support;
+
+    /* One scheduler per thread (dict: thread id -> Scheduler), and the
+     * last one used, for the common case of one loop. */
+    PyObject *schedulers;
+    struct SchedulerObject *last_sched; /* borrowed from schedulers */
+
+    /* Interned names. */
+    PyObject *str_call_soon;
+    PyObject *str_create_future;
+    PyObject *str_set_result;
+    PyObject *str_set_exception;
+    PyObject *str_add_done_callback;
+    PyObject *str_cancelled;
+    PyObject *str_exception;
+    PyObject *str_result;
+    PyObject *str_done;
+    PyObject *str_format;
+    PyObject *str_loop;
+    PyObject *str_call_exception_handler;
+    PyObject *empty_str;
 } bnd_state;
 
 /* Returns the state of the _outrun module object.
  * Thread: loop; GIL: held. */
 bnd_state *
 bnd_get_state(PyObject *module);
+
+/* Returns the state of the module that defined type (one of ours).
+ * Thread: loop; GIL: held. */
+static inline bnd_state *
+bnd_get_state_by_type(PyTypeObject *type)
+{
+    return (bnd_state *)PyType_GetModuleState(type);
+}
+
+/* Creates the Unknown type and UNKNOWN; adds them to module.  Returns 0 or
+ * -1 with an exception set.
+ * Thread: loop; GIL: held. */
+int
+bnd_unknown_init(PyObject *module, bnd_state *st);
+
+/* Predicate: does v hold UNKNOWN, itself or in a dict value or list
+ * element at any depth?  Returns 1 or 0; never fails (a structure too
+ * deep to walk counts as holding none).
+ * Thread: loop; GIL: held. */
+int
+bnd_contains_unknowns(bnd_state *st, PyObject *v);
+
+/* Creates the Scheduler type.  Returns 0 or -1 with an exception set.
+ * Thread: loop; GIL: held. */
+int
+bnd_scheduler_init(PyObject *module, bnd_state *st);
+
+/* Creates the Output type.  Returns 0 or -1 with an exception set.
+ * Thread: loop; GIL: held. */
+int
+bnd_output_init(PyObject *module, bnd_state *st);
 
 /* The module's entry point, shared by the extension and the host's
  * built-in copy.

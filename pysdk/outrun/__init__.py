@@ -8,9 +8,19 @@ host.
 from __future__ import annotations
 
 import _outrun
+from _outrun import UNKNOWN, Output, Unknown, contains_unknowns, deferred_output
 
 from outrun._host import run, track
 
 __version__: str = _outrun.__version__
 
-__all__ = ["__version__", "run", "track"]
+__all__ = [
+    "UNKNOWN",
+    "Output",
+    "Unknown",
+    "__version__",
+    "contains_unknowns",
+    "deferred_output",
+    "run",
+    "track",
+]

@@ -20,11 +20,15 @@ from typing import Any
 
 @dataclass
 class Row:
-    """One line of a benchmark's table: a peer and Outrun on one scenario."""
+    """One line of a benchmark's table: a peer and Outrun on one scenario.
+
+    A peer that could not be measured (not installed, say) has no value:
+    peer_value is None, peer_absent says why in its place, and the row has
+    no ratio."""
 
     scenario: str
     peer: str
-    peer_value: float
+    peer_value: float | None
     outrun_value: float
     unit: str
     # "lower" when a smaller value is better (time, bytes).
@@ -34,19 +38,37 @@ class Row:
     peer_samples: list[float] = field(default_factory=list)
     outrun_samples: list[float] = field(default_factory=list)
     note: str = ""
+    # What one value counts: "apply" prints 11.7 µs as "11.7 µs/apply".
+    per: str = ""
+    # An absolute goal, in unit: the most outrun_value may be, whatever
+    # the peer does (bytes per Output, say).
+    max_value: float | None = None
+    # Why there is no peer value, e.g. "not installed".
+    peer_absent: str = ""
 
     @property
-    def ratio(self) -> float:
-        """outrun / peer: below 1 means Outrun is faster (or smaller)."""
+    def ratio(self) -> float | None:
+        """outrun / peer: below 1 means Outrun is faster (or smaller);
+        None without a peer value."""
+        if self.peer_value is None:
+            return None
         if self.peer_value == 0:
             return float("inf")
         return self.outrun_value / self.peer_value
 
     @property
     def meets_goal(self) -> bool | None:
-        if self.goal is None:
-            return None
-        return self.ratio <= self.goal
+        """Whether every goal the row sets is met; None when it sets none
+        or its ratio goal cannot be judged for want of a peer."""
+        met = []
+        if self.goal is not None:
+            ratio = self.ratio
+            if ratio is None:
+                return None
+            met.append(ratio <= self.goal)
+        if self.max_value is not None:
+            met.append(self.outrun_value <= self.max_value)
+        return all(met) if met else None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -96,14 +118,39 @@ def median(samples: Sequence[float]) -> float:
     return statistics.median(samples)
 
 
-def _fmt(value: float, unit: str) -> str:
+def _fmt(value: float, unit: str, per: str = "") -> str:
     if unit == "s":
         if value < 1e-3:
-            return f"{value * 1e6:.1f} µs"
-        if value < 1:
-            return f"{value * 1e3:.1f} ms"
-        return f"{value:.2f} s"
-    return f"{value:.3g} {unit}"
+            text = f"{value * 1e6:.3g} µs"
+        elif value < 1:
+            text = f"{value * 1e3:.1f} ms"
+        else:
+            text = f"{value:.2f} s"
+    elif abs(value) >= 1000:
+        text = f"{value:.0f} {unit}"
+    else:
+        text = f"{value:.3g} {unit}"
+    return f"{text}/{per}" if per else text
+
+
+def _fmt_ratio(ratio: float) -> str:
+    # Two decimals, and two significant digits below 0.1, where the goals
+    # of 1/20 and less live.
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
+
+
+def _goal(r: Row) -> str:
+    parts = []
+    if r.goal is not None:
+        parts.append(f"<= {r.goal:.2f}x")
+    if r.max_value is not None:
+        parts.append(f"<= {_fmt(r.max_value, r.unit, r.per)} (absolute)")
+    text = ", ".join(parts)
+    if r.meets_goal is not None:
+        text += " met" if r.meets_goal else " MISSED"
+    elif r.goal is not None:
+        text += " (no peer to judge)"
+    return text
 
 
 def print_table(rows: Sequence[Row], out: Any = None) -> None:
@@ -112,11 +159,14 @@ def print_table(rows: Sequence[Row], out: Any = None) -> None:
     header = ("scenario", "peer", "peer", "outrun", "outrun/peer", "goal")
     lines = [header]
     for r in rows:
-        goal = "" if r.goal is None else f"<= {r.goal:.2f}x"
-        if r.meets_goal is not None:
-            goal += " met" if r.meets_goal else " MISSED"
-        lines.append((r.scenario, r.peer, _fmt(r.peer_value, r.unit),
-                      _fmt(r.outrun_value, r.unit), f"{r.ratio:.2f}x", goal))
+        ratio = r.ratio
+        lines.append((
+            r.scenario, r.peer,
+            r.peer_absent if r.peer_value is None
+            else _fmt(r.peer_value, r.unit, r.per),
+            _fmt(r.outrun_value, r.unit, r.per),
+            "" if ratio is None else _fmt_ratio(ratio),
+            _goal(r)))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for n, line in enumerate(lines):
         out.write("  ".join(c.ljust(w) for c, w in zip(line, widths))

@@ -1,0 +1,564 @@
+/* The scheduler: one per event loop, it owns the ready queue that runs
+ * Output continuations, the list of pending Outputs, and the failures the
+ * host reports at the end of a run.
+ *
+ * The loop calls drain() (scheduled with call_soon when the queue goes
+ * from empty to not empty); drain() runs entries until the queue is empty,
+ * including the ones that running entries add, so a chain settles in one
+ * drain, iteratively.
+ */
+#include "output.h"
+#include "compat.h"
+
+#include "config.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Ready queue                                                         */
+/* ------------------------------------------------------------------ */
+
+static int
+ring_grow(SchedulerObject *s)
+{
+    size_t cap = s->ring_cap ? s->ring_cap * 2 : 64;
+    bnd_ready_entry *ring = PyMem_Malloc(cap * sizeof(*ring));
+
+    if (ring == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < s->ring_count; i++)
+        ring[i] = s->ring[(s->ring_head + i) % s->ring_cap];
+    PyMem_Free(s->ring);
+    s->ring = ring;
+    s->ring_cap = cap;
+    s->ring_head = 0;
+    return 0;
+}
+
+static int
+schedule_drain(SchedulerObject *s)
+{
+    PyObject *handle;
+
+    if (s->draining)
+        return 0;
+    handle = PyObject_CallMethodOneArg(s->loop, s->st->str_call_soon,
+                                       s->drain);
+    if (handle == NULL)
+        return -1;
+    Py_DECREF(handle);
+    s->draining = 1;
+    return 0;
+}
+
+int
+bnd_sched_enqueue(SchedulerObject *s, PyObject *target,
+                  OutputObject *source)
+{
+    bnd_ready_entry *e;
+
+    assert(PyGILState_Check());
+    if (s->ring_count == s->ring_cap && ring_grow(s) < 0) {
+        Py_DECREF(target);
+        return -1;
+    }
+    e = &s->ring[(s->ring_head + s->ring_count) % s->ring_cap];
+    e->target = target;
+    e->source = (OutputObject *)Py_XNewRef((PyObject *)source);
+    s->ring_count++;
+    if (schedule_drain(s) < 0) {
+        /* The entry stays queued; the next successful enqueue or the
+         * loop's next drain runs it. */
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(drain_doc,
+             "_drain()\n--\n\n"
+             "Runs every ready continuation.  The event loop calls this.");
+
+static PyObject *
+Scheduler_drain(SchedulerObject *s, PyObject *unused)
+{
+    s->draining = 1;
+    while (s->ring_count > 0) {
+        bnd_ready_entry e = s->ring[s->ring_head];
+
+        s->ring_head = (s->ring_head + 1) % s->ring_cap;
+        s->ring_count--;
+        bnd_output_step(s->st, e.target, e.source);
+        Py_DECREF(e.target);
+        Py_XDECREF(e.source);
+    }
+    s->draining = 0;
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pending Outputs                                                     */
+/* ------------------------------------------------------------------ */
+
+static void
+notify_idle(SchedulerObject *s)
+{
+    PyObject *waiters = s->idle_waiters;
+    bnd_exc_state exc = bnd_exc_save();
+
+    s->idle_waiters = NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(waiters); i++) {
+        PyObject *fut = PyList_GET_ITEM(waiters, i);
+        PyObject *done = PyObject_CallMethodNoArgs(fut, s->st->str_done);
+        int is_done = done == NULL ? -1 : PyObject_IsTrue(done);
+
+        Py_XDECREF(done);
+        if (is_done == 0) {
+            PyObject *r = PyObject_CallMethodOneArg(
+                fut, s->st->str_set_result, Py_None);
+            Py_XDECREF(r);
+        }
+        if (PyErr_Occurred())
+            PyErr_WriteUnraisable(fut);
+    }
+    Py_DECREF(waiters);
+    bnd_exc_restore(exc);
+}
+
+void
+bnd_sched_link(SchedulerObject *s, OutputObject *o)
+{
+    assert(!(o->flags & OUT_F_LINKED));
+    o->pend_prev = NULL;
+    o->pend_next = s->pending_first;
+    if (s->pending_first != NULL)
+        s->pending_first->pend_prev = o;
+    s->pending_first = o;
+    s->npending++;
+    o->flags |= OUT_F_LINKED;
+}
+
+void
+bnd_sched_unlink(OutputObject *o)
+{
+    SchedulerObject *s = o->sched;
+
+    if (!(o->flags & OUT_F_LINKED))
+        return;
+    o->flags &= ~OUT_F_LINKED;
+    if (o->pend_prev != NULL)
+        o->pend_prev->pend_next = o->pend_next;
+    else
+        s->pending_first = o->pend_next;
+    if (o->pend_next != NULL)
+        o->pend_next->pend_prev = o->pend_prev;
+    o->pend_prev = o->pend_next = NULL;
+    s->npending--;
+    s->settled++;
+    if (s->sites != NULL) {
+        PyObject *key = PyLong_FromVoidPtr(o);
+        bnd_exc_state exc = bnd_exc_save();
+
+        if (key != NULL && PyDict_DelItem(s->sites, key) < 0)
+            PyErr_Clear();
+        Py_XDECREF(key);
+        PyErr_Clear();
+        bnd_exc_restore(exc);
+    }
+    if (s->npending == 0 && s->idle_waiters != NULL)
+        notify_idle(s);
+}
+
+void
+bnd_sched_note_site(SchedulerObject *s, OutputObject *o)
+{
+    PyFrameObject *frame;
+    PyObject *key = NULL, *site = NULL;
+
+    if (!s->record_sites)
+        return;
+    if (s->sites == NULL) {
+        s->sites = PyDict_New();
+        if (s->sites == NULL)
+            goto error;
+    }
+    frame = PyEval_GetFrame(); /* borrowed */
+    if (frame != NULL) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        int line = PyFrame_GetLineNumber(frame);
+
+        site = PyUnicode_FromFormat("%U:%d in %U", code->co_filename, line,
+                                    code->co_name);
+        Py_DECREF(code);
+    } else {
+        site = PyUnicode_FromString("(no Python frame)");
+    }
+    key = PyLong_FromVoidPtr(o);
+    if (site == NULL || key == NULL ||
+        PyDict_SetItem(s->sites, key, site) < 0)
+        goto error;
+    Py_DECREF(key);
+    Py_DECREF(site);
+    return;
+error:
+    Py_XDECREF(key);
+    Py_XDECREF(site);
+    PyErr_Clear();
+}
+
+/* ------------------------------------------------------------------ */
+/* Failures                                                            */
+/* ------------------------------------------------------------------ */
+
+int
+bnd_sched_record_failure(SchedulerObject *s, PyObject *exc)
+{
+    if (!s->collect_failures)
+        return 0;
+    if (s->failures == NULL) {
+        s->failures = PyList_New(0);
+        if (s->failures == NULL)
+            return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(s->failures); i++) {
+        if (PyList_GET_ITEM(s->failures, i) == exc)
+            return 0;
+    }
+    return PyList_Append(s->failures, exc);
+}
+
+void
+bnd_sched_forget_failure(SchedulerObject *s, PyObject *exc)
+{
+    if (s == NULL || s->failures == NULL)
+        return;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(s->failures); i++) {
+        if (PyList_GET_ITEM(s->failures, i) == exc) {
+            PySequence_DelItem(s->failures, i);
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding the scheduler of the running loop                           */
+/* ------------------------------------------------------------------ */
+
+static SchedulerObject *
+sched_new(bnd_state *st, PyObject *loop, unsigned long tid)
+{
+    SchedulerObject *s;
+    PyObject *module = PyType_GetModule(st->SchedulerType);
+
+    if (module == NULL)
+        return NULL;
+    s = PyObject_GC_New(SchedulerObject, st->SchedulerType);
+    if (s == NULL)
+        return NULL;
+    memset((char *)s + sizeof(PyObject), 0,
+           sizeof(*s) - sizeof(PyObject));
+    s->st = st;
+    s->module = Py_NewRef(module);
+    s->loop = Py_NewRef(loop);
+    s->thread_id = tid;
+    PyObject_GC_Track(s);
+    s->drain = PyObject_GetAttrString((PyObject *)s, "_drain");
+    if (s->drain == NULL) {
+        Py_DECREF(s);
+        return NULL;
+    }
+    return s;
+}
+
+SchedulerObject *
+bnd_sched_current(bnd_state *st)
+{
+    unsigned long tid = PyThread_get_thread_ident();
+    SchedulerObject *s = st->last_sched;
+    PyObject *loop, *key;
+
+    loop = PyObject_CallNoArgs(st->get_running_loop);
+    if (loop == NULL)
+        return NULL;
+    if (loop == Py_None) {
+        Py_DECREF(loop);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this Output operation needs a running asyncio "
+                        "event loop: use it inside `outrun run`, "
+                        "`outrun.run(main)` or an async function");
+        return NULL;
+    }
+    if (s != NULL && s->loop == loop && s->thread_id == tid) {
+        Py_DECREF(loop);
+        return s;
+    }
+    key = PyLong_FromUnsignedLong(tid);
+    if (key == NULL)
+        goto error;
+    s = (SchedulerObject *)PyDict_GetItemWithError(st->schedulers, key);
+    if (s == NULL && PyErr_Occurred())
+        goto error;
+    if (s == NULL || s->loop != loop) {
+        s = sched_new(st, loop, tid);
+        if (s == NULL)
+            goto error;
+        if (PyDict_SetItem(st->schedulers, key, (PyObject *)s) < 0) {
+            Py_DECREF(s);
+            goto error;
+        }
+        Py_DECREF(s); /* the dict holds it */
+    }
+    st->last_sched = s;
+    Py_DECREF(key);
+    Py_DECREF(loop);
+    return s;
+error:
+    Py_XDECREF(key);
+    Py_DECREF(loop);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The Python-visible Scheduler                                        */
+/* ------------------------------------------------------------------ */
+
+PyDoc_STRVAR(wait_idle_doc,
+             "wait_idle()\n--\n\n"
+             "Returns a future that resolves once no Output of this loop is "
+             "pending\n(at once if none is).");
+
+static PyObject *
+Scheduler_wait_idle(SchedulerObject *s, PyObject *unused)
+{
+    PyObject *fut = PyObject_CallMethodNoArgs(s->loop,
+                                              s->st->str_create_future);
+
+    if (fut == NULL)
+        return NULL;
+    if (s->npending == 0) {
+        PyObject *r = PyObject_CallMethodOneArg(fut, s->st->str_set_result,
+                                                Py_None);
+        if (r == NULL) {
+            Py_DECREF(fut);
+            return NULL;
+        }
+        Py_DECREF(r);
+        return fut;
+    }
+    if (s->idle_waiters == NULL) {
+        s->idle_waiters = PyList_New(0);
+        if (s->idle_waiters == NULL) {
+            Py_DECREF(fut);
+            return NULL;
+        }
+    }
+    if (PyList_Append(s->idle_waiters, fut) < 0) {
+        Py_DECREF(fut);
+        return NULL;
+    }
+    return fut;
+}
+
+PyDoc_STRVAR(take_failures_doc,
+             "take_failures()\n--\n\n"
+             "Returns the exceptions that rejected Outputs of this loop and "
+             "that no\nrecover() handled, oldest first, and forgets them.");
+
+static PyObject *
+Scheduler_take_failures(SchedulerObject *s, PyObject *unused)
+{
+    PyObject *list = s->failures;
+
+    if (list == NULL)
+        return PyList_New(0);
+    s->failures = NULL;
+    return list;
+}
+
+PyDoc_STRVAR(report_doc,
+             "report()\n--\n\n"
+             "Describes each pending Output, what it waits on, and any "
+             "cycle.");
+
+static PyObject *
+Scheduler_report(SchedulerObject *s, PyObject *unused)
+{
+    return bnd_output_pending_report(s);
+}
+
+static PyObject *
+Scheduler_get_pending_count(SchedulerObject *s, void *closure)
+{
+    return PyLong_FromSsize_t(s->npending);
+}
+
+static PyObject *
+Scheduler_get_settled_count(SchedulerObject *s, void *closure)
+{
+    return PyLong_FromUnsignedLongLong(s->settled);
+}
+
+static PyObject *
+Scheduler_get_loop(SchedulerObject *s, void *closure)
+{
+    return Py_NewRef(s->loop);
+}
+
+static PyObject *
+Scheduler_get_flag(SchedulerObject *s, void *closure)
+{
+    int *flag = (int *)((char *)s + (Py_ssize_t)closure);
+
+    return PyBool_FromLong(*flag);
+}
+
+static int
+Scheduler_set_flag(SchedulerObject *s, PyObject *v, void *closure)
+{
+    int *flag = (int *)((char *)s + (Py_ssize_t)closure);
+    int b;
+
+    if (v == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete this flag");
+        return -1;
+    }
+    b = PyObject_IsTrue(v);
+    if (b < 0)
+        return -1;
+    *flag = b;
+    return 0;
+}
+
+static PyGetSetDef Scheduler_getset[] = {
+    {"pending_count", (getter)Scheduler_get_pending_count, NULL,
+     "How many Outputs of this loop are pending.", NULL},
+    {"settled_count", (getter)Scheduler_get_settled_count, NULL,
+     "How many pending Outputs of this loop have settled so far.", NULL},
+    {"loop", (getter)Scheduler_get_loop, NULL, "The event loop.", NULL},
+    {"collect_failures", (getter)Scheduler_get_flag,
+     (setter)Scheduler_set_flag,
+     "Keep failures for take_failures() (the host sets this) instead of "
+     "reporting\nunretrieved ones when their Output is freed.",
+     (void *)offsetof(SchedulerObject, collect_failures)},
+    {"record_sites", (getter)Scheduler_get_flag, (setter)Scheduler_set_flag,
+     "Remember where each pending Output was created, for report().",
+     (void *)offsetof(SchedulerObject, record_sites)},
+    {NULL},
+};
+
+static PyMethodDef Scheduler_methods[] = {
+    {"_drain", (PyCFunction)Scheduler_drain, METH_NOARGS, drain_doc},
+    {"wait_idle", (PyCFunction)Scheduler_wait_idle, METH_NOARGS,
+     wait_idle_doc},
+    {"take_failures", (PyCFunction)Scheduler_take_failures, METH_NOARGS,
+     take_failures_doc},
+    {"report", (PyCFunction)Scheduler_report, METH_NOARGS, report_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+Scheduler_traverse(SchedulerObject *s, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(s));
+    Py_VISIT(s->module);
+    Py_VISIT(s->loop);
+    Py_VISIT(s->drain);
+    Py_VISIT(s->idle_waiters);
+    Py_VISIT(s->failures);
+    Py_VISIT(s->sites);
+    for (size_t i = 0; i < s->ring_count; i++) {
+        bnd_ready_entry *e = &s->ring[(s->ring_head + i) % s->ring_cap];
+
+        Py_VISIT(e->target);
+        Py_VISIT((PyObject *)e->source);
+    }
+    return 0;
+}
+
+static int
+Scheduler_clear(SchedulerObject *s)
+{
+    while (s->ring_count > 0) {
+        bnd_ready_entry e = s->ring[s->ring_head];
+
+        s->ring_head = (s->ring_head + 1) % s->ring_cap;
+        s->ring_count--;
+        Py_DECREF(e.target);
+        Py_XDECREF(e.source);
+    }
+    Py_CLEAR(s->drain);
+    Py_CLEAR(s->idle_waiters);
+    Py_CLEAR(s->failures);
+    Py_CLEAR(s->sites);
+    Py_CLEAR(s->loop);
+    return 0;
+}
+
+static void
+Scheduler_dealloc(SchedulerObject *s)
+{
+    PyTypeObject *tp = Py_TYPE(s);
+    bnd_state *st = s->st;
+
+    PyObject_GC_UnTrack(s);
+    if (st != NULL && st->last_sched == s)
+        st->last_sched = NULL;
+    if (s->weakreflist != NULL)
+        PyObject_ClearWeakRefs((PyObject *)s);
+    Scheduler_clear(s);
+    PyMem_Free(s->ring);
+    /* Outputs keep their scheduler alive, so none is linked here. */
+    assert(s->pending_first == NULL);
+    Py_CLEAR(s->module);
+    tp->tp_free(s);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+Scheduler_repr(SchedulerObject *s)
+{
+    return PyUnicode_FromFormat("<outrun Scheduler: %zd pending, %zu ready>",
+                                s->npending, s->ring_count);
+}
+
+static PyMemberDef Scheduler_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET,
+     offsetof(SchedulerObject, weakreflist), READONLY},
+    {NULL},
+};
+
+static PyType_Slot Scheduler_slots[] = {
+    {Py_tp_doc, "Runs the Output continuations of one event loop; the "
+                "host asks it\nwhat is pending and what failed.  Get it "
+                "with _outrun.scheduler()."},
+    {Py_tp_dealloc, Scheduler_dealloc},
+    {Py_tp_traverse, Scheduler_traverse},
+    {Py_tp_clear, Scheduler_clear},
+    {Py_tp_repr, Scheduler_repr},
+    {Py_tp_methods, Scheduler_methods},
+    {Py_tp_getset, Scheduler_getset},
+    {Py_tp_members, Scheduler_members},
+    {0, NULL},
+};
+
+static PyType_Spec Scheduler_spec = {
+    .name = "_outrun.Scheduler",
+    .basicsize = sizeof(SchedulerObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Scheduler_slots,
+};
+
+int
+bnd_scheduler_init(PyObject *module, bnd_state *st)
+{
+    st->SchedulerType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &Scheduler_spec, NULL);
+    if (st->SchedulerType == NULL)
+        return -1;
+    st->schedulers = PyDict_New();
+    if (st->schedulers == NULL)
+        return -1;
+    return 0;
+}
