@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -83,6 +84,23 @@ parse_run(int argc, char **argv, int i, struct rt_args *out, char *err,
                                          "('asyncio' or 'uvloop')");
             if (parse_loop(argv[++i], &out->loop, err, errlen) < 0)
                 return -EINVAL;
+            continue;
+        }
+        if (strcmp(arg, "--debug-pending") == 0) {
+            out->debug_pending = RT_DEBUG_PENDING_DEFAULT;
+            continue;
+        }
+        if (strncmp(arg, "--debug-pending=", 16) == 0) {
+            char *end;
+            double seconds = strtod(arg + 16, &end);
+
+            if (end == arg + 16 || *end != '\0' || !(seconds > 0) ||
+                seconds > 86400)
+                return fail(err, errlen,
+                            "--debug-pending takes a number of seconds "
+                            "above 0, not '%s'",
+                            arg + 16);
+            out->debug_pending = seconds;
             continue;
         }
         if (strncmp(arg, "--loop=", 7) == 0) {
@@ -206,7 +224,9 @@ int
 rt_cli_print_command_help(FILE *f, const char *command)
 {
     if (strcmp(command, "run") == 0) {
-        fputs("usage: outrun run [--loop asyncio|uvloop] PROGRAM [ARGS...]\n"
+        fputs("usage: outrun run [--loop asyncio|uvloop] "
+              "[--debug-pending[=SECONDS]]\n"
+              "                  PROGRAM [ARGS...]\n"
               "\n"
               "Runs PROGRAM's top level inside a coroutine on an event loop\n"
               "that the host owns, then waits for the work the Outrun SDK\n"
@@ -218,6 +238,13 @@ rt_cli_print_command_help(FILE *f, const char *command)
               "options:\n"
               "  --loop NAME   the event loop: asyncio (the default) or\n"
               "                uvloop (needs the uvloop package)\n"
+              "  --debug-pending[=SECONDS]\n"
+              "                when nothing settles for SECONDS (default "
+              "5) while\n"
+              "                the run waits, print each pending Output, "
+              "what it\n"
+              "                waits on, and any cycle (kill -QUIT prints "
+              "it too)\n"
               "  -h, --help    show this help\n"
               "\n"
               "Ctrl-C once cancels the program and lets its cleanup run\n"

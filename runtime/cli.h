@@ -18,6 +18,9 @@ enum rt_command {
     RT_CMD_SDK,     /* a command implemented by the Python SDK (bench) */
 };
 
+/* Seconds without progress before --debug-pending reports. */
+#define RT_DEBUG_PENDING_DEFAULT 5.0
+
 enum rt_loop {
     RT_LOOP_ASYNCIO = 0,
     RT_LOOP_UVLOOP,
@@ -28,6 +31,7 @@ struct rt_args {
     const char *command_name; /* "run", "python", "bench", ... or NULL */
     bool help;                /* COMMAND --help */
     enum rt_loop loop;
+    double debug_pending;     /* run: seconds, or 0 when off */
     const char *program;      /* RT_CMD_RUN: the file or folder to run */
     int rest_argc;            /* arguments after PROGRAM (run), all of */
     char **rest_argv;         /* them (python, SDK commands); borrowed */

@@ -240,6 +240,23 @@ set_str(PyObject *dict, const char *key, const char *value)
     return r;
 }
 
+/* Sets key to a float of seconds, or None when off (0). */
+static int
+set_seconds(PyObject *dict, const char *key, double seconds)
+{
+    PyObject *v;
+    int r;
+
+    if (seconds <= 0)
+        return PyDict_SetItemString(dict, key, Py_None);
+    v = PyFloat_FromDouble(seconds);
+    if (v == NULL)
+        return -1;
+    r = PyDict_SetItemString(dict, key, v);
+    Py_DECREF(v);
+    return r;
+}
+
 /* Builds the options dict that outrun._host.main() takes. */
 static PyObject *
 make_options(const struct rt_host_plan *plan)
@@ -256,7 +273,8 @@ make_options(const struct rt_host_plan *plan)
         set_str(opts, "main_file",
                 plan->has_program ? plan->program.main_file : NULL) < 0 ||
         set_str(opts, "project_dir",
-                plan->has_program ? plan->program.project_dir : NULL) < 0) {
+                plan->has_program ? plan->program.project_dir : NULL) < 0 ||
+        set_seconds(opts, "debug_pending", plan->debug_pending) < 0) {
         Py_DECREF(opts);
         return NULL;
     }

@@ -15,6 +15,7 @@ struct rt_host_plan {
     enum rt_command command;
     const char *command_name;
     enum rt_loop loop;
+    double debug_pending; /* seconds, 0 when off */
     /* The interpreter the program sees as sys.executable: the venv's
      * python3 when there is one, else the python3 the host was built
      * against.  Path configuration (prefix, site-packages) follows it. */

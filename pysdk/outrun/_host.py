@@ -58,6 +58,36 @@ class Runtime:
         self.tracked: set[asyncio.Future[Any]] = set()
         self.failed: list[BaseException] = []
         self.interrupted = False
+        self.sched: Any = None
+        self.debug_pending: float | None = None
+
+    # Outputs ----------------------------------------------------------------
+
+    def attach_outputs(self) -> None:
+        """Takes charge of the Outputs of this loop: their failures are kept
+        for the end of the run instead of being reported one by one.  Call
+        on the loop, before the program makes any Output."""
+        import _outrun
+
+        self.sched = _outrun.scheduler()
+        self.sched.collect_failures = True
+        self.sched.record_sites = self.debug_pending is not None
+
+    def take_output_failures(self) -> None:
+        """Moves the failures of Outputs nobody recovered into failed."""
+        if self.sched is not None:
+            self.failed.extend(self.sched.take_failures())
+
+    def pending_report(self) -> str:
+        """What the run is waiting for: pending Outputs and tracked work."""
+        lines = []
+        if self.sched is not None:
+            lines.append(self.sched.report())
+        tracked = [t for t in self.tracked if not t.done()]
+        if tracked:
+            lines.append(f"{len(tracked)} tracked task(s) pending:")
+            lines.extend(f"  {t!r}" for t in tracked)
+        return "\n".join(lines)
 
     # Work the run waits for --------------------------------------------
 
@@ -74,10 +104,56 @@ class Runtime:
             self.failed.append(fut.exception())  # type: ignore[arg-type]
 
     async def wait_for_tracked(self) -> None:
-        """Waits until no tracked work is pending.  Work tracked while
-        waiting is waited for too."""
-        while self.tracked:
-            await asyncio.wait(list(self.tracked))
+        """Waits until no tracked work and no Output of this loop is
+        pending.  Work tracked while waiting is waited for too.  Then moves
+        the failures of Outputs into failed."""
+        watchdog = None
+        if self.debug_pending is not None and self.sched is not None:
+            watchdog = self.loop.create_task(self._watch_pending())
+        try:
+            while True:
+                if self.tracked:
+                    await asyncio.wait(list(self.tracked))
+                elif self.sched is not None and self.sched.pending_count:
+                    await self.sched.wait_idle()
+                else:
+                    break
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        self.take_output_failures()
+
+    async def _watch_pending(self) -> None:
+        """--debug-pending: when nothing settles for a while, says what the
+        run waits on (once per stall)."""
+        assert self.debug_pending is not None
+        last = self.sched.settled_count
+        reported_at = None
+        while True:
+            await asyncio.sleep(self.debug_pending)
+            now = self.sched.settled_count
+            if now != last:
+                last = now
+                continue
+            if reported_at != now:
+                reported_at = now
+                print(f"outrun: nothing settled for {self.debug_pending:g} s;"
+                      f" the run waits on:\n{self.pending_report()}",
+                      file=sys.stderr, flush=True)
+
+    def install_sigquit(self) -> Callable[[], None]:
+        """SIGQUIT (Ctrl-\\) prints what the run waits on, and the run
+        goes on."""
+        if (threading.current_thread() is not threading.main_thread()
+                or not hasattr(signal, "SIGQUIT")):
+            return lambda: None
+
+        def on_sigquit(signum: int, frame: types.FrameType | None) -> None:
+            print(f"outrun: SIGQUIT: the run waits on:\n"
+                  f"{self.pending_report()}", file=sys.stderr, flush=True)
+
+        previous = signal.signal(signal.SIGQUIT, on_sigquit)
+        return lambda: signal.signal(signal.SIGQUIT, previous)
 
     # Ctrl-C ----------------------------------------------------------------
 
@@ -258,6 +334,7 @@ def _run_standalone(aw: Awaitable[T]) -> T:
     previous, _current = _current, rt
 
     async def whole() -> T:
+        rt.attach_outputs()
         result = await aw
         await rt.wait_for_tracked()
         if len(rt.failed) == 1:
@@ -373,10 +450,12 @@ def run_program(options: dict[str, Any]) -> int:
     sys.path.insert(0, project_dir)
 
     rt = Runtime(loop)
+    rt.debug_pending = options.get("debug_pending")
     previous, _current = _current, rt
     original_run = asyncio.run
     asyncio.run = _asyncio_run_guard(original_run)  # type: ignore[assignment]
     restore_interrupts = rt.install_interrupts()
+    restore_sigquit = rt.install_sigquit()
     exit_code = EXIT_FAILED
     try:
         rt.main_task = loop.create_task(_program_main(rt, code, module))
@@ -388,6 +467,7 @@ def run_program(options: dict[str, Any]) -> int:
             exit_code = _close(rt, exit_code)
         finally:
             restore_interrupts()
+            restore_sigquit()
             asyncio.run = original_run  # type: ignore[assignment]
             _current = previous
     return exit_code
@@ -395,6 +475,7 @@ def run_program(options: dict[str, Any]) -> int:
 
 async def _program_main(rt: Runtime, code: types.CodeType,
                         module: types.ModuleType) -> None:
+    rt.attach_outputs()
     result = eval(code, module.__dict__)
     if asyncio.iscoroutine(result):
         # The program used top-level await.
@@ -421,6 +502,11 @@ def _finish(rt: Runtime) -> int:
         return EXIT_FAILED
     except BaseException as exc:  # noqa: BLE001 - reported to the user
         report_failure(exc)
+        # Outputs that failed before the program did are failures too.
+        rt.take_output_failures()
+        for other in rt.failed:
+            if other is not exc:
+                report_failure(other)
         return EXIT_FAILED
     if rt.interrupted:
         print("outrun: interrupted", file=sys.stderr)
