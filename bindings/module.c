@@ -96,6 +96,7 @@ module_exec(PyObject *module)
     X(cancelled_error)                                                      \
     X(support)                                                              \
     X(schedulers)                                                           \
+    X(keep_sched)                                                           \
     X(str_call_soon)                                                        \
     X(str_create_future)                                                    \
     X(str_set_result)                                                       \

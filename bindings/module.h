@@ -32,7 +32,8 @@ typedef struct {
     /* One scheduler per thread (dict: thread id -> Scheduler), and the
      * last one used, for the common case of one loop. */
     PyObject *schedulers;
-    struct SchedulerObject *last_sched; /* borrowed from schedulers */
+    struct SchedulerObject *last_sched; /* borrowed */
+    PyObject *keep_sched; /* the newest scheduler, until Outputs hold it */
 
     /* Interned names. */
     PyObject *str_call_soon;

@@ -393,8 +393,13 @@ await_done(PyObject *self, PyObject *fut)
     base_deps = d->deps;
     d->deps = NULL;
     base_secret = d->secret;
-    take_result(st, d, r, base_deps, base_secret,
-                (d->flags & OUT_F_DEEP) != 0);
+    if (d->flags & OUT_F_DEEP)
+        /* from_input: what an awaited input gives goes through
+         * from_input too. */
+        take_result(st, d, r, base_deps, base_secret, 1);
+    else
+        /* apply: an awaited result is the value as it is. */
+        resolve_now(d, r, 1, base_secret, Py_XNewRef(base_deps));
     Py_XDECREF(base_deps);
     Py_RETURN_NONE;
 fail:
@@ -1487,7 +1492,9 @@ make_future(OutputObject *self, int want)
 
     if (s == NULL)
         return NULL;
-    fut = PyObject_CallMethodNoArgs(s->loop, st->str_create_future);
+    if (bnd_sched_loop(s) == NULL)
+        return NULL;
+    fut = PyObject_CallMethodNoArgs(bnd_sched_loop(s), st->str_create_future);
     if (fut == NULL)
         return NULL;
     if (self->state != OUT_PENDING) {
@@ -2259,14 +2266,18 @@ Output_finalize(OutputObject *self)
         PyObject *ctx = NULL, *r = NULL;
 
         self->flags |= OUT_F_REPORTED;
-        if (self->sched != NULL)
+        PyObject *loop = self->sched != NULL
+                             ? PyWeakref_GetObject(self->sched->loop_ref)
+                             : NULL;
+
+        if (loop != NULL && loop != Py_None)
             ctx = Py_BuildValue("{sssOsO}", "message",
                                 "Output exception was never retrieved",
                                 "exception", self->value, "output",
                                 (PyObject *)self);
         if (ctx != NULL)
             r = PyObject_CallMethodOneArg(
-                self->sched->loop,
+                loop,
                 bnd_get_state_by_type(Py_TYPE(self))
                     ->str_call_exception_handler,
                 ctx);

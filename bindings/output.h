@@ -100,7 +100,7 @@ typedef struct SchedulerObject {
     PyObject_HEAD
     bnd_state *st;    /* the module's state; module keeps it alive */
     PyObject *module; /* strong: keeps st valid */
-    PyObject *loop;
+    PyObject *loop_ref; /* weak: a closed loop is not kept alive */
     unsigned long thread_id;
     PyObject *drain;  /* bound drain method, handed to call_soon */
     bnd_ready_entry *ring;
@@ -118,6 +118,12 @@ typedef struct SchedulerObject {
 } SchedulerObject;
 
 #define Output_CheckExact(st, op) Py_IS_TYPE((op), (st)->OutputType)
+
+/* Returns the scheduler's loop (borrowed), or NULL with RuntimeError when
+ * the loop is gone.
+ * Thread: loop; GIL: held. */
+PyObject *
+bnd_sched_loop(SchedulerObject *s);
 
 /* Returns the scheduler of the loop running on this thread (borrowed),
  * creating it on first use; NULL with RuntimeError when no loop runs.

@@ -37,6 +37,21 @@ ring_grow(SchedulerObject *s)
     return 0;
 }
 
+PyObject *
+bnd_sched_loop(SchedulerObject *s)
+{
+    PyObject *loop = PyWeakref_GetObject(s->loop_ref); /* borrowed */
+
+    if (loop == NULL)
+        return NULL;
+    if (loop == Py_None) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the event loop this Output belongs to is gone");
+        return NULL;
+    }
+    return loop;
+}
+
 static int
 schedule_drain(SchedulerObject *s)
 {
@@ -44,8 +59,11 @@ schedule_drain(SchedulerObject *s)
 
     if (s->draining)
         return 0;
-    handle = PyObject_CallMethodOneArg(s->loop, s->st->str_call_soon,
-                                       s->drain);
+    PyObject *loop = bnd_sched_loop(s);
+
+    if (loop == NULL)
+        return -1;
+    handle = PyObject_CallMethodOneArg(loop, s->st->str_call_soon, s->drain);
     if (handle == NULL)
         return -1;
     Py_DECREF(handle);
@@ -260,9 +278,13 @@ sched_new(bnd_state *st, PyObject *loop, unsigned long tid)
            sizeof(*s) - sizeof(PyObject));
     s->st = st;
     s->module = Py_NewRef(module);
-    s->loop = Py_NewRef(loop);
+    s->loop_ref = PyWeakref_NewRef(loop, NULL);
     s->thread_id = tid;
     PyObject_GC_Track(s);
+    if (s->loop_ref == NULL) {
+        Py_DECREF(s);
+        return NULL;
+    }
     s->drain = PyObject_GetAttrString((PyObject *)s, "_drain");
     if (s->drain == NULL) {
         Py_DECREF(s);
@@ -289,25 +311,44 @@ bnd_sched_current(bnd_state *st)
                         "`outrun.run(main)` or an async function");
         return NULL;
     }
-    if (s != NULL && s->loop == loop && s->thread_id == tid) {
+    if (s != NULL && PyWeakref_GetObject(s->loop_ref) == loop &&
+        s->thread_id == tid) {
         Py_DECREF(loop);
         return s;
     }
+    /* The dict maps a thread to a weak reference: the Outputs of a loop
+     * (and the host's Runtime) keep its scheduler alive, and a closed loop
+     * is freed with the last of them. */
     key = PyLong_FromUnsignedLong(tid);
     if (key == NULL)
         goto error;
-    s = (SchedulerObject *)PyDict_GetItemWithError(st->schedulers, key);
-    if (s == NULL && PyErr_Occurred())
-        goto error;
-    if (s == NULL || s->loop != loop) {
+    s = NULL;
+    {
+        PyObject *ref = PyDict_GetItemWithError(st->schedulers, key);
+
+        if (ref == NULL && PyErr_Occurred())
+            goto error;
+        if (ref != NULL)
+            s = (SchedulerObject *)PyWeakref_GetObject(ref); /* borrowed */
+        if ((PyObject *)s == Py_None)
+            s = NULL;
+    }
+    if (s == NULL || PyWeakref_GetObject(s->loop_ref) != loop) {
+        PyObject *ref;
+
         s = sched_new(st, loop, tid);
         if (s == NULL)
             goto error;
-        if (PyDict_SetItem(st->schedulers, key, (PyObject *)s) < 0) {
+        ref = PyWeakref_NewRef((PyObject *)s, NULL);
+        if (ref == NULL || PyDict_SetItem(st->schedulers, key, ref) < 0) {
+            Py_XDECREF(ref);
             Py_DECREF(s);
             goto error;
         }
-        Py_DECREF(s); /* the dict holds it */
+        Py_DECREF(ref);
+        /* Until an Output takes it, the scheduler lives in the thread's
+         * newest slot: keep the last one made alive through `keep`. */
+        Py_XSETREF(st->keep_sched, (PyObject *)s);
     }
     st->last_sched = s;
     Py_DECREF(key);
@@ -331,9 +372,11 @@ PyDoc_STRVAR(wait_idle_doc,
 static PyObject *
 Scheduler_wait_idle(SchedulerObject *s, PyObject *unused)
 {
-    PyObject *fut = PyObject_CallMethodNoArgs(s->loop,
-                                              s->st->str_create_future);
+    PyObject *loop = bnd_sched_loop(s), *fut;
 
+    if (loop == NULL)
+        return NULL;
+    fut = PyObject_CallMethodNoArgs(loop, s->st->str_create_future);
     if (fut == NULL)
         return NULL;
     if (s->npending == 0) {
@@ -402,7 +445,7 @@ Scheduler_get_settled_count(SchedulerObject *s, void *closure)
 static PyObject *
 Scheduler_get_loop(SchedulerObject *s, void *closure)
 {
-    return Py_NewRef(s->loop);
+    return Py_XNewRef(bnd_sched_loop(s));
 }
 
 static PyObject *
@@ -462,7 +505,7 @@ Scheduler_traverse(SchedulerObject *s, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(s));
     Py_VISIT(s->module);
-    Py_VISIT(s->loop);
+    Py_VISIT(s->loop_ref);
     Py_VISIT(s->drain);
     Py_VISIT(s->idle_waiters);
     Py_VISIT(s->failures);
@@ -491,7 +534,7 @@ Scheduler_clear(SchedulerObject *s)
     Py_CLEAR(s->idle_waiters);
     Py_CLEAR(s->failures);
     Py_CLEAR(s->sites);
-    Py_CLEAR(s->loop);
+    Py_CLEAR(s->loop_ref);
     return 0;
 }
 
@@ -560,5 +603,6 @@ bnd_scheduler_init(PyObject *module, bnd_state *st)
     st->schedulers = PyDict_New();
     if (st->schedulers == NULL)
         return -1;
-    return 0;
+    return PyModule_AddObjectRef(module, "Scheduler",
+                                 (PyObject *)st->SchedulerType);
 }

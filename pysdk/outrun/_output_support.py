@@ -10,6 +10,9 @@ from typing import Any
 def json_dumps(Output: Any, obj: Any, **kwargs: Any) -> Any:
     """Output.json_dumps(obj, **json_kwargs)."""
     base_cls = kwargs.pop("cls", None) or json.JSONEncoder
+    # A default= of the user's runs inside the encoder below, so that what
+    # it returns may be an Output too.
+    user_default = kwargs.pop("default", None)
 
     def dump(value: Any) -> Any:
         secret = False
@@ -19,7 +22,12 @@ def json_dumps(Output: Any, obj: Any, **kwargs: Any) -> Any:
         class Encoder(base_cls):  # type: ignore[misc, valid-type]
             def default(self, o: Any) -> Any:
                 nonlocal secret, known
-                r = o if isinstance(o, Output) else super().default(o)
+                if isinstance(o, Output):
+                    r = o
+                elif user_default is not None:
+                    r = user_default(o)
+                else:
+                    r = super().default(o)
                 if not isinstance(r, Output):
                     return r
                 state, v, k, s, d = r._peek()
