@@ -193,6 +193,44 @@ START_TEST(cli_run_loop_equals)
 }
 END_TEST
 
+START_TEST(cli_run_debug_pending)
+{
+    struct rt_args a;
+
+    ck_assert_int_eq(parse(ARGV("run", "prog.py"), &a), 0);
+    ck_assert(a.debug_pending == 0);
+
+    ck_assert_int_eq(parse(ARGV("run", "--debug-pending", "prog.py"), &a), 0);
+    ck_assert(a.debug_pending == RT_DEBUG_PENDING_DEFAULT);
+    ck_assert_str_eq(a.program, "prog.py");
+
+    ck_assert_int_eq(
+        parse(ARGV("run", "--debug-pending=0.5", "prog.py", "x"), &a), 0);
+    ck_assert(a.debug_pending == 0.5);
+    ck_assert_int_eq(a.rest_argc, 1);
+
+    /* After PROGRAM it is the program's argument, not the host's. */
+    ck_assert_int_eq(parse(ARGV("run", "prog.py", "--debug-pending"), &a),
+                     0);
+    ck_assert(a.debug_pending == 0);
+    ck_assert_int_eq(a.rest_argc, 1);
+}
+END_TEST
+
+START_TEST(cli_run_debug_pending_bad_value)
+{
+    static const char *const bad[] = {"", "0", "-1", "soon", "2s", "1e9"};
+    struct rt_args a;
+    char arg[64];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(arg, sizeof(arg), "--debug-pending=%s", bad[i]);
+        ck_assert_int_eq(parse(ARGV("run", arg, "prog.py"), &a), -EINVAL);
+        assert_message_names(err, "--debug-pending");
+    }
+}
+END_TEST
+
 START_TEST(cli_run_loop_bad_value)
 {
     struct rt_args a;
@@ -542,6 +580,8 @@ cli_suite(void)
 
     tc = tcase_create("top-level");
     tcase_add_test(tc, cli_no_args_is_help);
+    tcase_add_test(tc, cli_run_debug_pending);
+    tcase_add_test(tc, cli_run_debug_pending_bad_value);
     tcase_add_test(tc, cli_help_flags);
     tcase_add_test(tc, cli_version_flags);
     tcase_add_test(tc, cli_unknown_option);
