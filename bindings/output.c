@@ -307,9 +307,10 @@ bnd_output_check_owner(OutputObject *o)
     if (o->sched != NULL &&
         o->sched->thread_id != PyThread_get_thread_ident()) {
         PyErr_SetString(PyExc_RuntimeError,
-                        "this Output belongs to the event loop of another "
-                        "thread; settle it from that thread, for instance "
-                        "with loop.call_soon_threadsafe()");
+                        "this Output is pending on the event loop of "
+                        "another thread; use or settle it from that thread, "
+                        "or hand the work over with "
+                        "loop.call_soon_threadsafe()");
         return -1;
     }
     return 0;
@@ -941,9 +942,16 @@ bnd_output_derive(OutputObject *src, int op, int agg, PyObject *fn, int flags)
     SchedulerObject *s;
     OutputObject *d;
 
-    s = bnd_sched_current(st);
-    if (s == NULL)
-        return NULL;
+    if (src->state == OUT_PENDING) {
+        /* d runs on src's loop, the only one that can settle src. */
+        if (bnd_output_check_owner(src) < 0)
+            return NULL;
+        s = src->sched;
+    } else {
+        s = bnd_sched_current(st);
+        if (s == NULL)
+            return NULL;
+    }
     d = bnd_output_new_pending(st, s, op);
     if (d == NULL)
         return NULL;

@@ -874,7 +874,13 @@ Output_clear(OutputObject *self)
 static void
 Output_finalize(OutputObject *self)
 {
-    bnd_exc_state saved = bnd_exc_save();
+    bnd_exc_state saved;
+
+    /* The common case, a settled Output with nothing to report, returns
+     * before touching the current exception. */
+    if (!(self->flags & OUT_F_LINKED) && self->state != OUT_REJECTED)
+        return;
+    saved = bnd_exc_save();
 
     if (self->flags & OUT_F_LINKED)
         bnd_sched_unlink(self);
