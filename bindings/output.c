@@ -196,11 +196,23 @@ bnd_output_reject(OutputObject *o, PyObject *exc, int origin)
     finish_settle(o);
 }
 
-/* Rejects o with the exception that is set, traceback included. */
+/* Predicate: is the exception that is set one that must leave the loop
+ * (sys.exit(), Ctrl-C) rather than reject an Output? */
+static int
+exit_is_set(void)
+{
+    return PyErr_ExceptionMatches(PyExc_SystemExit) ||
+           PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
+}
+
+/* Rejects o with the exception that is set, traceback included.  A
+ * SystemExit or KeyboardInterrupt settles o but stays set, so that it
+ * leaves the drain and the loop as it would from any asyncio callback. */
 static void
 reject_with_current(OutputObject *o)
 {
     PyObject *type, *value, *tb;
+    int escape = exit_is_set();
 
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
@@ -209,6 +221,12 @@ reject_with_current(OutputObject *o)
     if (value == NULL) {
         /* Cannot happen with a real exception; keep o settled anyway. */
         value = Py_NewRef(PyExc_SystemError);
+    }
+    if (escape) {
+        o->flags |= OUT_F_OBSERVED;
+        bnd_output_reject(o, value, 0);
+        PyErr_Restore(type, value, tb);
+        return;
     }
     bnd_output_reject(o, value, 1);
     Py_XDECREF(type);
@@ -399,12 +417,16 @@ await_done(PyObject *self, PyObject *fut)
         /* apply: an awaited result is the value as it is. */
         bnd_output_resolve(d, r, 1, base_secret, Py_XNewRef(base_deps));
     Py_XDECREF(base_deps);
+    if (PyErr_Occurred())
+        return NULL; /* sys.exit() or Ctrl-C: leave the loop */
     Py_RETURN_NONE;
 fail:
     if (d->state == OUT_PENDING)
         reject_with_current(d);
-    else
+    else if (!exit_is_set())
         unraisable(self);
+    if (PyErr_Occurred())
+        return NULL; /* sys.exit() or Ctrl-C: leave the loop */
     Py_RETURN_NONE;
 }
 
@@ -446,6 +468,17 @@ static OutputObject *make_all_node(bnd_state *st, PyObject *template,
 
 static int convert(bnd_state *st, PyObject *x, PyObject **out);
 
+/* c, converted from x inside a container, is an Output the program never
+ * sees (unless x was that Output): its rejection reaches the program
+ * through the container's Output, so it is never reported on its own, as
+ * asyncio.gather() treats its children. */
+static void
+mark_internal(PyObject *c, PyObject *x)
+{
+    if (c != x)
+        ((OutputObject *)c)->flags |= OUT_F_OBSERVED;
+}
+
 /* Converts the items of a list or tuple (or the values of a dict).  *out
  * is NULL when none holds an Output or awaitable. */
 static int
@@ -474,6 +507,7 @@ convert_container(bnd_state *st, PyObject *x, PyObject **out)
             }
             Py_DECREF(value);
             if (c != NULL) {
+                mark_internal(c, value);
                 if (positions == NULL) {
                     positions = PyList_New(0);
                     inputs = PyList_New(0);
@@ -507,6 +541,7 @@ convert_container(bnd_state *st, PyObject *x, PyObject **out)
             Py_DECREF(item);
             if (c == NULL)
                 continue;
+            mark_internal(c, item);
             if (positions == NULL) {
                 positions = PyList_New(0);
                 inputs = PyList_New(0);
@@ -890,7 +925,7 @@ step_all(bnd_state *st, OutputObject *d, OutputObject *src)
     Py_DECREF(info);
 }
 
-void
+int
 bnd_output_step(bnd_state *st, PyObject *target, OutputObject *source)
 {
     OutputObject *d;
@@ -899,14 +934,17 @@ bnd_output_step(bnd_state *st, PyObject *target, OutputObject *source)
         /* An outside callback: future(), deferred_output, a user's. */
         PyObject *r = PyObject_CallOneArg(target, (PyObject *)source);
 
-        if (r == NULL)
+        if (r == NULL) {
+            if (exit_is_set())
+                return -1;
             unraisable(target);
+        }
         Py_XDECREF(r);
-        return;
+        return 0;
     }
     d = (OutputObject *)target;
     if (d->state != OUT_PENDING)
-        return; /* an OP_ALL already rejected by another input */
+        return 0; /* an OP_ALL already rejected by another input */
     switch (d->op) {
     case OP_APPLY:
         step_apply(st, d, source);
@@ -926,7 +964,12 @@ bnd_output_step(bnd_state *st, PyObject *target, OutputObject *source)
     default:
         break;
     }
-    unraisable(target);
+    if (PyErr_Occurred()) {
+        if (exit_is_set())
+            return -1;
+        unraisable(target);
+    }
+    return 0;
 }
 
 /* ================================================================== */
@@ -1086,6 +1129,7 @@ bnd_output_all_of(bnd_state *st, PyObject *template, int agg, PyObject *extra)
                 goto done;
             if (c == NULL)
                 continue;
+            mark_internal(c, value);
             if (PyList_Append(positions, key) < 0 ||
                 PyList_Append(inputs, c) < 0) {
                 Py_DECREF(c);
@@ -1101,6 +1145,7 @@ bnd_output_all_of(bnd_state *st, PyObject *template, int agg, PyObject *extra)
                 goto done;
             if (c == NULL)
                 continue;
+            mark_internal(c, PyList_GET_ITEM(template, i));
             index = PyLong_FromSsize_t(i);
             if (index == NULL || PyList_Append(positions, index) < 0 ||
                 PyList_Append(inputs, c) < 0) {

@@ -163,9 +163,11 @@ void
 bnd_sched_note_site(SchedulerObject *s, OutputObject *o);
 
 /* Runs one ready entry: steps a derived Output or calls a callback.
- * Defined in output.c.  Never leaves an exception set.
+ * Defined in output.c.  Returns 0, or -1 with SystemExit or
+ * KeyboardInterrupt set, which must leave the loop; any other failure
+ * rejects an Output or is reported, never left set.
  * Thread: loop; GIL: held. */
-void
+int
 bnd_output_step(bnd_state *st, PyObject *target, OutputObject *source);
 
 /* Describes the pending Outputs of s, what each waits on, and any cycle.

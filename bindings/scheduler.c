@@ -105,11 +105,25 @@ Scheduler_drain(SchedulerObject *s, PyObject *unused)
     while (s->ring_count > 0) {
         bnd_ready_entry e = s->ring[s->ring_head];
 
+        int r;
+
         s->ring_head = (s->ring_head + 1) % s->ring_cap;
         s->ring_count--;
-        bnd_output_step(s->st, e.target, e.source);
+        r = bnd_output_step(s->st, e.target, e.source);
         Py_DECREF(e.target);
         Py_XDECREF(e.source);
+        if (r < 0) {
+            /* sys.exit() or Ctrl-C in a continuation: it leaves the loop
+             * as from any callback; what is still queued runs on the
+             * loop's next turn if the loop goes on. */
+            bnd_exc_state exc = bnd_exc_save();
+
+            s->draining = 0;
+            if (s->ring_count > 0 && schedule_drain(s) < 0)
+                PyErr_Clear();
+            bnd_exc_restore(exc);
+            return NULL;
+        }
     }
     s->draining = 0;
     Py_RETURN_NONE;

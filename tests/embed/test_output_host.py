@@ -107,9 +107,6 @@ def test_ctrl_c_inside_an_apply_interrupts_the_run(start, program):
     assert "outrun: interrupted" in stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a SystemExit raised in an apply's function is kept as the "
-    "Output's rejection: the run exits 1 with a traceback, not 7"))
 def test_sys_exit_inside_an_apply_exits_with_its_code(outrun, program):
     proc = outrun("run", program("output_interrupt.py"), "exit")
 

@@ -163,10 +163,6 @@ def test_a_retrieved_or_recovered_rejection_is_not_reported(new_loop):
     assert reports == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: when an input of from_input/all rejects after the result has "
-    "already rejected, the nested Output from_input made for it reports "
-    "'never retrieved': the user cannot retrieve it"))
 @LOOPS
 def test_a_rejection_retrieved_through_the_result_is_not_reported_again(
         new_loop):
