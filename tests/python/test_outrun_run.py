@@ -162,8 +162,12 @@ def test_current_runtime_only_during_the_run():
 
 
 def test_untracked_leftover_tasks_are_cancelled_at_the_end(leftover):
+    # The loop holds its tasks only weakly: keep this one, or the garbage
+    # collector may free it before the run ends.
+    kept = []
+
     async def main():
-        asyncio.ensure_future(leftover.wait_forever())
+        kept.append(asyncio.ensure_future(leftover.wait_forever()))
         await _yield(1)
 
     outrun.run(main)
