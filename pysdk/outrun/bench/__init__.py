@@ -16,13 +16,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from outrun.bench import startup
+from outrun.bench import output, startup
 from outrun.bench._harness import Row, print_table, write_json
 
-# name -> (what it measures, function(host, runs) -> rows, default runs)
-SCENARIOS: dict[str, tuple[str, Callable[[str, int], list[Row]], int]] = {
+# name -> (what it measures, function(host, runs, scale) -> rows,
+#          default runs)
+SCENARIOS: dict[
+    str, tuple[str, Callable[[str, int, float], list[Row]], int]] = {
     "startup": ("outrun run empty.py beside python3 empty.py",
                 startup.run, 21),
+    "output": (("outrun.Output beside pulumi's Output under its mocks "
+                "(applies, all, concat, format, from_input, bytes per "
+                "Output)"), output.run, 7),
 }
 
 
@@ -40,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                         + ", ".join(SCENARIOS))
     p.add_argument("--runs", type=int, default=None, metavar="N",
                    help="measurements per side (default: per scenario)")
+    p.add_argument("--scale", type=float, default=1.0, metavar="F",
+                   help="multiply the sizes of sized scenarios (output) "
+                        "by F, e.g. 0.01 for a quick check (default: 1)")
     p.add_argument("--json", metavar="FILE", dest="json_file",
                    help="also write the results as JSON to FILE")
     p.add_argument("--host", metavar="PATH",
@@ -61,6 +69,10 @@ def main(argv: list[str], host_executable: str | None = None) -> int:
         print("outrun bench: error: --runs takes a number of 1 or more",
               file=sys.stderr)
         return 2
+    if not args.scale > 0:
+        print("outrun bench: error: --scale takes a number above 0",
+              file=sys.stderr)
+        return 2
     host = args.host or host_executable or shutil.which("outrun")
     if host is None or not os.access(host, os.X_OK):
         print("outrun bench: error: cannot find the outrun executable; "
@@ -71,7 +83,7 @@ def main(argv: list[str], host_executable: str | None = None) -> int:
     for name in names:
         _, fn, default_runs = SCENARIOS[name]
         try:
-            rows.extend(fn(host, args.runs or default_runs))
+            rows.extend(fn(host, args.runs or default_runs, args.scale))
         except RuntimeError as exc:
             # A command under measurement failed: say which, not how fast.
             print(f"outrun bench: error: {name}: {exc}", file=sys.stderr)
@@ -85,6 +97,7 @@ def main(argv: list[str], host_executable: str | None = None) -> int:
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
             "ratio": "outrun / peer; below 1 is better for Outrun",
+            "scale": args.scale,
         }
         write_json(args.json_file, rows, meta)
         print(f"wrote {args.json_file}")

@@ -83,7 +83,8 @@ def time_command(argv: Sequence[str], *, env: dict[str, str] | None = None,
     command fails the benchmark: a broken run must not look fast."""
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(

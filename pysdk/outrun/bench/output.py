@@ -86,6 +86,11 @@ class OutrunSide(Side):
 
 
 class PulumiSide(Side):
+    """pulumi's Output under its mocks.  Two private names of pulumi's are
+    used: ``_data``, to check outside the timed part that an Output has
+    settled, and ``_from_data``, to make a pending Output the way
+    pulumi's engine does."""
+
     name = "pulumi"
 
     def __init__(self) -> None:
@@ -140,8 +145,8 @@ class PulumiSide(Side):
         self._settings.SETTINGS.outputs.clear()
 
 
-def _sample(side: Side, scenario: Case, n: int) -> float:
-    """Runs one sample of scenario on side, on a fresh event loop."""
+def _sample(side: Side, case: Case, n: int) -> float:
+    """Runs one sample of case on side, on a fresh event loop."""
     gc.collect()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -149,7 +154,7 @@ def _sample(side: Side, scenario: Case, n: int) -> float:
     async def whole() -> float:
         await side.enter()
         try:
-            return await scenario.measure(side, n)
+            return await case.measure(side, n)
         finally:
             await side.leave()
 
@@ -199,19 +204,27 @@ async def apply_chain(side: Side, n: int) -> float:
     return elapsed / n
 
 
+async def _many(side: Side, n: int, what: str, make: Callable[..., Any],
+                *args: Any) -> tuple[float, Any]:
+    """Calls make(*args) n times, keeping every Output it returns, until
+    the last settles; returns the seconds that took and its value."""
+    outs: list[Any] = [None] * n
+    start = time.perf_counter()
+    for i in range(n):
+        outs[i] = make(*args)
+    value = await outs[-1].future()
+    elapsed = time.perf_counter() - start
+    _check_settled(side, outs, what)
+    return elapsed, value
+
+
 async def apply_fan_out(side: Side, n: int) -> float:
     """n applies on one settled Output; until the last settles.  Seconds
     per apply."""
     source = side.Output.from_input(1)
     await source.future()
-    outs: list[Any] = [None] * n
-    start = time.perf_counter()
-    for i in range(n):
-        outs[i] = source.apply(_inc)
-    value = await outs[-1].future()
-    elapsed = time.perf_counter() - start
+    elapsed, value = await _many(side, n, "fan-out", source.apply, _inc)
     _check(value == 2, f"{side.name}: the fan-out gave {value!r}, not 2")
-    _check_settled(side, outs, "fan-out")
     return elapsed / n
 
 
@@ -230,7 +243,12 @@ async def output_all(side: Side, n: int) -> float:
     return elapsed / (ALL_REPEATS * n)
 
 
+URL = "https://example.com:8080/index.html"
+
+
 async def _parts(side: Side) -> tuple[Any, Any, Any, Any]:
+    """Settled Outputs of the parts of URL: host, port (str and int),
+    path."""
     o = side.Output
     parts = (o.from_input("example.com"), o.from_input("8080"),
              o.from_input(8080), o.from_input("index.html"))
@@ -243,16 +261,9 @@ async def concat(side: Side, n: int) -> float:
     """Output.concat of three settled Outputs and three strings, n times;
     until the last settles.  Seconds per concat."""
     host, port, _, path = await _parts(side)
-    outs: list[Any] = [None] * n
-    cat = side.Output.concat
-    start = time.perf_counter()
-    for i in range(n):
-        outs[i] = cat("https://", host, ":", port, "/", path)
-    value = await outs[-1].future()
-    elapsed = time.perf_counter() - start
-    _check(value == "https://example.com:8080/index.html",
-           f"{side.name}: concat gave {value!r}")
-    _check_settled(side, outs, "concat")
+    elapsed, value = await _many(side, n, "concat", side.Output.concat,
+                                 "https://", host, ":", port, "/", path)
+    _check(value == URL, f"{side.name}: concat gave {value!r}")
     return elapsed / n
 
 
@@ -260,16 +271,9 @@ async def format_(side: Side, n: int) -> float:
     """Output.format with three settled Outputs (one an int), n times;
     until the last settles.  Seconds per format."""
     host, _, port, path = await _parts(side)
-    outs: list[Any] = [None] * n
-    fmt = side.Output.format
-    start = time.perf_counter()
-    for i in range(n):
-        outs[i] = fmt("https://{}:{}/{}", host, port, path)
-    value = await outs[-1].future()
-    elapsed = time.perf_counter() - start
-    _check(value == "https://example.com:8080/index.html",
-           f"{side.name}: format gave {value!r}")
-    _check_settled(side, outs, "format")
+    elapsed, value = await _many(side, n, "format", side.Output.format,
+                                 "https://{}:{}/{}", host, port, path)
+    _check(value == URL, f"{side.name}: format gave {value!r}")
     return elapsed / n
 
 
@@ -367,20 +371,20 @@ class Case:
 
 CASES = [
     Case("apply chain, {n:,} applies", apply_chain, 10_000, "apply",
-             goal=RATIO_GOAL),
+         goal=RATIO_GOAL),
     Case("apply fan-out, {n:,} applies on one Output", apply_fan_out,
-             10_000, "apply", goal=RATIO_GOAL),
+         10_000, "apply", goal=RATIO_GOAL),
     Case("Output.all over {n:,} Outputs", output_all, 1_000, "element",
-             goal=RATIO_GOAL),
+         goal=RATIO_GOAL),
     Case("Output.concat x{n:,} (3 Outputs, 3 str)", concat, 10_000,
-             "concat"),
+         "concat"),
     Case("Output.format x{n:,} (3 Outputs)", format_, 10_000, "format"),
     Case("from_input, dict depth 50, {n:,} leaves", from_input_nested,
-             10_000, "leaf"),
+         10_000, "leaf"),
     Case("memory, {n:,} settled Outputs", settled_bytes, 100_000,
-             "Output", unit="B", max_value=SETTLED_BYTES_GOAL, memory=True),
+         "Output", unit="B", max_value=SETTLED_BYTES_GOAL, memory=True),
     Case("memory, {n:,} pending Outputs", pending_bytes, 100_000,
-             "Output", unit="B", memory=True),
+         "Output", unit="B", memory=True),
 ]
 
 # Memory is counted, not timed, and comes out the same run after run.
@@ -391,8 +395,9 @@ def _pulumi_side() -> tuple[Side | None, str]:
     """pulumi's side and its name, or None and why it is missing."""
     try:
         import pulumi  # noqa: F401
-    except ImportError as exc:
-        return None, str(exc)
+    # A broken install too: say why and go on without the peer.
+    except Exception as exc:  # noqa: BLE001
+        return None, f"{type(exc).__name__}: {exc}"
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -424,8 +429,20 @@ def run(host: str, runs: int, scale: float = 1.0) -> list[Row]:
 
         peer_samples, outrun_samples = alternate(
             on(peer), on(ours), runs=r, warmup=0 if sc.memory else 1)
-        how = (f"tracemalloc bytes of {n:,} Outputs / {n:,}"
-               if sc.memory else f"median of {r} runs each, alternating")
+        if sc.memory:
+            note = (f"tracemalloc: the Python-heap bytes {n:,} Outputs "
+                    f"hold (GC headers included, allocator rounding not), "
+                    f"/ {n:,}; {r} runs each")
+        elif not rows and peer is None:
+            note = (f"median of {r} runs, every run on a fresh event "
+                    "loop, timed until the last Output made settles")
+        elif not rows:
+            note = (f"median of {r} runs each, alternating; every run on "
+                    "a fresh event loop (pulumi: options reset, mocks set "
+                    "anew, tracked Outputs emptied), timed until the last "
+                    "Output made settles")
+        else:
+            note = ""
         rows.append(Row(
             scenario=sc.label.format(n=n),
             peer=peer_name,
@@ -436,7 +453,7 @@ def run(host: str, runs: int, scale: float = 1.0) -> list[Row]:
             runs=r,
             peer_samples=peer_samples if peer else [],
             outrun_samples=outrun_samples,
-            note=how if sc.memory else "",
+            note=note,
             per=sc.per,
             max_value=sc.max_value,
             peer_absent="" if peer else "not installed",

@@ -34,8 +34,8 @@ def _write(folder: str, name: str, text: str) -> str:
     return path
 
 
-def run(host: str, runs: int) -> list[Row]:
-    """Measures the scenario; returns its rows."""
+def run(host: str, runs: int, scale: float = 1.0) -> list[Row]:
+    """Measures the scenario; returns its rows.  It has no size to scale."""
     python = sys.executable
     env = dict(os.environ)
     rows = []
