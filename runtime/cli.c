@@ -86,6 +86,49 @@ parse_run(int argc, char **argv, int i, struct rt_args *out, char *err,
                 return -EINVAL;
             continue;
         }
+        if (strcmp(arg, "--stall-warning") == 0 ||
+            strncmp(arg, "--stall-warning=", 16) == 0) {
+            const char *v = arg[15] == '=' ? arg + 16 : NULL;
+            char *end;
+            double ms;
+
+            if (v == NULL) {
+                if (i + 1 >= argc)
+                    return fail(err, errlen,
+                                "--stall-warning needs a number of "
+                                "milliseconds (0 turns the warning off)");
+                v = argv[++i];
+            }
+            ms = strtod(v, &end);
+            if (end == v || *end != '\0' || !(ms >= 0) || ms > 3600e3)
+                return fail(err, errlen,
+                            "--stall-warning takes milliseconds from 0 "
+                            "(off) to 3600000, not '%s'",
+                            v);
+            out->stall_warning_ms = ms;
+            continue;
+        }
+        if (strcmp(arg, "--threads") == 0 ||
+            strncmp(arg, "--threads=", 10) == 0) {
+            const char *v = arg[9] == '=' ? arg + 10 : NULL;
+            char *end;
+            long n;
+
+            if (v == NULL) {
+                if (i + 1 >= argc)
+                    return fail(err, errlen,
+                                "--threads needs a number of threads");
+                v = argv[++i];
+            }
+            n = strtol(v, &end, 10);
+            if (end == v || *end != '\0' || n < 1 || n > RT_THREADS_MAX)
+                return fail(err, errlen,
+                            "--threads takes a number from 1 to 1024, not "
+                            "'%s'",
+                            v);
+            out->threads = (unsigned)n;
+            continue;
+        }
         if (strcmp(arg, "--debug-pending") == 0) {
             out->debug_pending = RT_DEBUG_PENDING_DEFAULT;
             continue;
@@ -128,6 +171,7 @@ rt_cli_parse(int argc, char **argv, struct rt_args *out, char *err,
     const char *cmd;
 
     memset(out, 0, sizeof(*out));
+    out->stall_warning_ms = RT_STALL_WARNING_DEFAULT_MS;
     if (err != NULL && errlen > 0)
         err[0] = '\0';
 
@@ -224,7 +268,8 @@ int
 rt_cli_print_command_help(FILE *f, const char *command)
 {
     if (strcmp(command, "run") == 0) {
-        fputs("usage: outrun run [--loop asyncio|uvloop] "
+        fputs("usage: outrun run [--loop asyncio|uvloop] [--threads N]\n"
+              "                  [--stall-warning MS] "
               "[--debug-pending[=SECONDS]]\n"
               "                  PROGRAM [ARGS...]\n"
               "\n"
@@ -238,6 +283,11 @@ rt_cli_print_command_help(FILE *f, const char *command)
               "options:\n"
               "  --loop NAME   the event loop: asyncio (the default) or\n"
               "                uvloop (needs the uvloop package)\n"
+              "  --threads N   native worker threads for blocking work\n"
+              "                (default: OUTRUN_THREADS, else 64)\n"
+              "  --stall-warning MS\n"
+              "                warn when the loop thread is stuck for MS\n"
+              "                milliseconds (default 200; 0 turns it off)\n"
               "  --debug-pending[=SECONDS]\n"
               "                when nothing settles for SECONDS (default "
               "5) while\n"

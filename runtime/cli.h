@@ -18,6 +18,12 @@ enum rt_command {
     RT_CMD_SDK,     /* a command implemented by the Python SDK (bench) */
 };
 
+/* The stall watchdog's threshold unless --stall-warning says otherwise. */
+#define RT_STALL_WARNING_DEFAULT_MS 200.0
+
+/* The most pool threads --threads accepts. */
+#define RT_THREADS_MAX 1024
+
 /* Seconds without progress before --debug-pending reports. */
 #define RT_DEBUG_PENDING_DEFAULT 5.0
 
@@ -32,6 +38,9 @@ struct rt_args {
     bool help;                /* COMMAND --help */
     enum rt_loop loop;
     double debug_pending;     /* run: seconds, or 0 when off */
+    double stall_warning_ms;  /* run: ms; 0 off; default 200 */
+    unsigned threads;         /* run: pool threads; 0: OUTRUN_THREADS or
+                               * the default */
     const char *program;      /* RT_CMD_RUN: the file or folder to run */
     int rest_argc;            /* arguments after PROGRAM (run), all of */
     char **rest_argv;         /* them (python, SDK commands); borrowed */

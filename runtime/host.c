@@ -257,6 +257,23 @@ set_seconds(PyObject *dict, const char *key, double seconds)
     return r;
 }
 
+/* Sets key to an int, or None when 0 (the default applies). */
+static int
+set_count(PyObject *dict, const char *key, unsigned n)
+{
+    PyObject *v;
+    int r;
+
+    if (n == 0)
+        return PyDict_SetItemString(dict, key, Py_None);
+    v = PyLong_FromUnsignedLong(n);
+    if (v == NULL)
+        return -1;
+    r = PyDict_SetItemString(dict, key, v);
+    Py_DECREF(v);
+    return r;
+}
+
 /* Builds the options dict that outrun._host.main() takes. */
 static PyObject *
 make_options(const struct rt_host_plan *plan)
@@ -274,7 +291,9 @@ make_options(const struct rt_host_plan *plan)
                 plan->has_program ? plan->program.main_file : NULL) < 0 ||
         set_str(opts, "project_dir",
                 plan->has_program ? plan->program.project_dir : NULL) < 0 ||
-        set_seconds(opts, "debug_pending", plan->debug_pending) < 0) {
+        set_seconds(opts, "debug_pending", plan->debug_pending) < 0 ||
+        set_seconds(opts, "stall_warning_ms", plan->stall_warning_ms) < 0 ||
+        set_count(opts, "threads", plan->threads) < 0) {
         Py_DECREF(opts);
         return NULL;
     }

@@ -16,6 +16,8 @@ struct rt_host_plan {
     const char *command_name;
     enum rt_loop loop;
     double debug_pending; /* seconds, 0 when off */
+    double stall_warning_ms; /* 0 when off */
+    unsigned threads;        /* 0: OUTRUN_THREADS or the default */
     /* The interpreter the program sees as sys.executable: the venv's
      * python3 when there is one, else the python3 the host was built
      * against.  Path configuration (prefix, site-packages) follows it. */
