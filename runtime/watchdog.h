@@ -27,13 +27,22 @@ rt_watchdog_start(double threshold_ms,
                   void (*on_stall)(void *ctx, double stalled_ms), void *ctx,
                   struct rt_watchdog **out);
 
+/* How often the loop thread should beat for a threshold: a quarter of it.
+ * A stretch is a stall when (time since the last beat) - this interval >
+ * threshold_ms, so a loop that beats at this interval and is otherwise
+ * idle never counts as stalled (watchdog.c explains the rule).
+ * Thread: any; GIL: any; no Python API. */
+double
+rt_watchdog_beat_interval_ms(double threshold_ms);
+
 /* The loop thread is back in its loop.
  * Thread: loop; GIL: any; no Python API. */
 void
 rt_watchdog_beat(struct rt_watchdog *wd);
 
 /* Stops and joins the thread, then frees.  Call without the GIL if
- * on_stall may take it.
+ * on_stall may take it.  A stall reported and still going on ends here.
+ * stats may be NULL; wd may be NULL (the stats are then zero).
  * Thread: any; GIL: not held; no Python API. */
 void
 rt_watchdog_stop(struct rt_watchdog *wd, struct rt_watchdog_stats *stats);
