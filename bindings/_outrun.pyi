@@ -89,3 +89,20 @@ class Scheduler:
 
 def scheduler() -> Scheduler: ...
 def deferred_output() -> tuple[Output[Any], Callable[[Any], None]]: ...
+
+class Watchdog:
+    """The stall watchdog: warns on standard error while the thread that
+    created it stays away from its event loop for longer than
+    threshold_ms, naming the program's line (the innermost frame whose file
+    is not under one of library_dirs) and what to use instead."""
+
+    def __init__(self, threshold_ms: float, library_dirs: Iterable[str] = ()) -> None: ...
+    @property
+    def beat_interval_ms(self) -> float:
+        """How often to call beat(): a quarter of the threshold."""
+    @property
+    def threshold_ms(self) -> float: ...
+    def beat(self) -> None:
+        """The loop thread is back in its loop; call from a loop callback."""
+    def stop(self) -> tuple[int, float, float]:
+        """Stops it; returns (stalls, total_ms, worst_ms)."""

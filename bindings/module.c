@@ -78,7 +78,8 @@ module_exec(PyObject *module)
 
     if (bnd_unknown_init(module, st) < 0 ||
         bnd_scheduler_init(module, st) < 0 ||
-        bnd_output_init(module, st) < 0)
+        bnd_output_init(module, st) < 0 ||
+        bnd_watchdog_init(module, st) < 0)
         return -1;
     return 0;
 }

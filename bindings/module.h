@@ -87,6 +87,12 @@ bnd_scheduler_init(PyObject *module, bnd_state *st);
 int
 bnd_output_init(PyObject *module, bnd_state *st);
 
+/* Creates the Watchdog type (the stall watchdog).  Returns 0 or -1 with
+ * an exception set.
+ * Thread: loop; GIL: held. */
+int
+bnd_watchdog_init(PyObject *module, bnd_state *st);
+
 /* The module's entry point, shared by the extension and the host's
  * built-in copy.
  * Thread: loop; GIL: held. */
