@@ -210,6 +210,61 @@ class Runtime:
             loop.close()
 
 
+class StallWatch:
+    """--stall-warning: the native watchdog (``_outrun.Watchdog``) warns
+    while the loop thread stays away from the loop for longer than the
+    threshold; this side beats it from a loop callback and prints the
+    summary at the end of the run."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 threshold_ms: float) -> None:
+        import _outrun
+
+        self.loop = loop
+        self.watchdog = _outrun.Watchdog(threshold_ms, self.library_dirs())
+        self.interval = self.watchdog.beat_interval_ms / 1000
+        self.handle: asyncio.Handle = loop.call_soon(self._beat)
+
+    def _beat(self) -> None:
+        self.watchdog.beat()
+        self.handle = self.loop.call_later(self.interval, self._beat)
+
+    def stop(self) -> None:
+        """Stops the watchdog (a stall going on ends here) and prints one
+        line if the loop stalled."""
+        self.handle.cancel()
+        stalls, total_ms, worst_ms = self.watchdog.stop()
+        if stalls == 1:
+            print(f"outrun: the event loop stalled once, for "
+                  f"{worst_ms:.0f} ms; see the warning above",
+                  file=sys.stderr, flush=True)
+        elif stalls:
+            print(f"outrun: the event loop stalled {stalls} times for "
+                  f"{total_ms / 1000:.2f} s in total (worst "
+                  f"{worst_ms:.0f} ms); see the warnings above",
+                  file=sys.stderr, flush=True)
+
+    @staticmethod
+    def library_dirs() -> tuple[str, ...]:
+        """The folders whose code is not the program's, each ending in a
+        separator: the standard library, site-packages (a virtual
+        environment's too) and the SDK.  A warning names the innermost
+        line outside them."""
+        import site
+
+        # The standard library is where asyncio is; site is imported at
+        # start-up already (sysconfig would cost an import).
+        dirs = {_SDK_DIR, os.path.dirname(_ASYNCIO_DIR),
+                *getattr(site, "getsitepackages", list)()}
+        if site.ENABLE_USER_SITE:
+            dirs.add(site.getusersitepackages())
+        dirs.update(p for p in sys.path
+                    if os.path.basename(p) in ("site-packages",
+                                               "dist-packages"))
+        return tuple(sorted({os.path.join(f(d), "") for d in dirs
+                             for f in (os.path.abspath, os.path.realpath)}))
+
+
 _current: Runtime | None = None
 
 
@@ -456,20 +511,28 @@ def run_program(options: dict[str, Any]) -> int:
     asyncio.run = _asyncio_run_guard(original_run)  # type: ignore[assignment]
     restore_interrupts = rt.install_interrupts()
     restore_sigquit = rt.install_sigquit()
+    stall_ms = options.get("stall_warning_ms")
+    stalls = StallWatch(loop, stall_ms) if stall_ms else None
     exit_code = EXIT_FAILED
     try:
         rt.main_task = loop.create_task(_program_main(rt, code, module))
         exit_code = _finish(rt)
     finally:
         # Ctrl-C stays routed to the run while the leftover tasks run their
-        # cleanup, so that a second one still exits at once.
+        # cleanup, so that a second one still exits at once.  The stall
+        # watchdog stops first: shutting down is the host's wait, not a
+        # stall of the program's.
         try:
-            exit_code = _close(rt, exit_code)
+            if stalls is not None:
+                stalls.stop()
         finally:
-            restore_interrupts()
-            restore_sigquit()
-            asyncio.run = original_run  # type: ignore[assignment]
-            _current = previous
+            try:
+                exit_code = _close(rt, exit_code)
+            finally:
+                restore_interrupts()
+                restore_sigquit()
+                asyncio.run = original_run  # type: ignore[assignment]
+                _current = previous
     return exit_code
 
 
