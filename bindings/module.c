@@ -4,6 +4,7 @@
  * and a built-in module of the outrun host (PyImport_AppendInittab).
  */
 #include "module.h"
+#include "offload.h"
 
 #include "config.h"
 
@@ -38,6 +39,25 @@ intern(PyObject **slot, const char *s)
     return *slot == NULL ? -1 : 0;
 }
 
+/* Plain python3 has no host to stop the worker pool in order: stop it at
+ * exit (atexit runs before the interpreter finalises).  The host calls
+ * _outrun.shutdown() itself earlier; a second call does nothing. */
+static int
+register_shutdown(PyObject *module)
+{
+    PyObject *atexit = PyImport_ImportModule("atexit"), *fn, *r = NULL;
+
+    if (atexit == NULL)
+        return -1;
+    fn = PyObject_GetAttrString(module, "shutdown");
+    if (fn != NULL)
+        r = PyObject_CallMethod(atexit, "register", "O", fn);
+    Py_XDECREF(fn);
+    Py_DECREF(atexit);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
 static int
 module_exec(PyObject *module)
 {
@@ -65,7 +85,8 @@ module_exec(PyObject *module)
         intern(&st->str_loop, "loop") < 0 ||
         intern(&st->str_call_exception_handler,
                "call_exception_handler") < 0 ||
-        intern(&st->empty_str, "") < 0)
+        intern(&st->empty_str, "") < 0 ||
+        intern(&st->str_add_reader, "add_reader") < 0)
         return -1;
 
     st->get_running_loop = import_attr("asyncio.events", "_get_running_loop");
@@ -79,9 +100,11 @@ module_exec(PyObject *module)
     if (bnd_unknown_init(module, st) < 0 ||
         bnd_scheduler_init(module, st) < 0 ||
         bnd_output_init(module, st) < 0 ||
-        bnd_watchdog_init(module, st) < 0)
+        bnd_watchdog_init(module, st) < 0 ||
+        bnd_offload_init(module, st) < 0 ||
+        bnd_process_init(module, st) < 0)
         return -1;
-    return 0;
+    return register_shutdown(module);
 }
 
 /* Lists every field of bnd_state, in declaration order. */
@@ -110,7 +133,9 @@ module_exec(PyObject *module)
     X(str_format)                                                           \
     X(str_loop)                                                             \
     X(str_call_exception_handler)                                           \
-    X(empty_str)
+    X(empty_str)                                                            \
+    X(job_scheds)                                                           \
+    X(str_add_reader)
 
 static int
 module_traverse(PyObject *module, visitproc visit, void *arg)

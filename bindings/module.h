@@ -35,6 +35,14 @@ typedef struct {
     struct SchedulerObject *last_sched; /* borrowed */
     PyObject *keep_sched; /* the newest scheduler, until Outputs hold it */
 
+    /* Native offload (offload.c, process.c). */
+    struct rt_pool *pool;       /* started on first use */
+    unsigned pool_threads;      /* 0: OUTRUN_THREADS or the default */
+    int pool_shut_down;
+    PyInterpreterState *interp; /* for the pool threads' thread states */
+    PyObject *job_scheds;       /* weakrefs to schedulers with channels */
+    struct spawn_job *spawns;   /* processes in flight (borrowed list) */
+
     /* Interned names. */
     PyObject *str_call_soon;
     PyObject *str_create_future;
@@ -49,6 +57,7 @@ typedef struct {
     PyObject *str_loop;
     PyObject *str_call_exception_handler;
     PyObject *empty_str;
+    PyObject *str_add_reader;
 } bnd_state;
 
 /* Returns the state of the _outrun module object.

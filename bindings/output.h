@@ -114,6 +114,10 @@ typedef struct SchedulerObject {
     PyObject *sites;        /* dict id(output) -> creation site, or NULL */
     int collect_failures;
     int record_sites;
+    /* Native jobs (offload.c): the loop's completion channel, watched with
+     * loop.add_reader once the first job is submitted. */
+    struct rt_channel *channel;
+    Py_ssize_t jobs_in_flight;
     PyObject *weakreflist;
 } SchedulerObject;
 

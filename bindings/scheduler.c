@@ -8,6 +8,7 @@
  * drain, iteratively.
  */
 #include "output.h"
+#include "../runtime/channel.h"
 #include "compat.h"
 
 #include "config.h"
@@ -55,19 +56,33 @@ bnd_sched_loop(SchedulerObject *s)
 static int
 schedule_drain(SchedulerObject *s)
 {
-    PyObject *handle;
+    PyObject *loop, *handle, *closed;
+    int is_closed;
 
     if (s->draining)
         return 0;
-    PyObject *loop = bnd_sched_loop(s);
-
+    loop = PyWeakref_GetObject(s->loop_ref); /* borrowed */
     if (loop == NULL)
         return -1;
+    if (loop == Py_None)
+        return 0; /* the loop is gone: nothing will ever run these */
     handle = PyObject_CallMethodOneArg(loop, s->st->str_call_soon, s->drain);
-    if (handle == NULL)
+    if (handle != NULL) {
+        Py_DECREF(handle);
+        s->draining = 1;
+        return 0;
+    }
+    /* A closed loop runs nothing more either: the continuations of work
+     * that finished after the run ended (the pool's last completions at
+     * shutdown) are dropped with the scheduler, not reported. */
+    if (!PyErr_ExceptionMatches(PyExc_RuntimeError))
         return -1;
-    Py_DECREF(handle);
-    s->draining = 1;
+    closed = PyObject_CallMethod(loop, "is_closed", NULL);
+    is_closed = closed != NULL && PyObject_IsTrue(closed) == 1;
+    Py_XDECREF(closed);
+    if (!is_closed)
+        return -1;
+    PyErr_Clear();
     return 0;
 }
 
@@ -565,6 +580,9 @@ Scheduler_dealloc(SchedulerObject *s)
         PyObject_ClearWeakRefs((PyObject *)s);
     Scheduler_clear(s);
     PyMem_Free(s->ring);
+    /* Jobs hold their scheduler, so none can still post here. */
+    if (s->channel != NULL)
+        rt_channel_free(s->channel);
     /* Outputs keep their scheduler alive, so none is linked here. */
     assert(s->pending_first == NULL);
     Py_CLEAR(s->module);

@@ -333,14 +333,38 @@ cleanup:
     return code;
 }
 
+/* Grace period for Python callables still running on pool threads at exit:
+ * long enough for ordinary cleanup, short enough that exit never hangs. */
+#define RT_SHUTDOWN_GRACE_S 2.0
+
+/* Stops the worker pool (bindings/offload.c): it takes no more jobs,
+ * cancels the queued ones, kills running processes, gives running Python
+ * callables RT_SHUTDOWN_GRACE_S seconds while the GIL is released, joins
+ * the threads, and drains every completion channel once more so that each
+ * job completes exactly once.  Idempotent. */
+static void
+stop_native_work(void)
+{
+    PyObject *mod = PyImport_ImportModule("_outrun"), *r = NULL;
+
+    if (mod != NULL)
+        r = PyObject_CallMethod(mod, "shutdown", "d", RT_SHUTDOWN_GRACE_S);
+    if (r == NULL)
+        PyErr_Print();
+    Py_XDECREF(r);
+    Py_XDECREF(mod);
+}
+
 /* The host's shutdown order, written in this one place (ARCHITECTURE.md,
  * "Host lifecycle", step 5).  outrun._host.main() has already cancelled the
- * program's leftover tasks and closed the event loop before it returned.
+ * program's leftover tasks, stopped the pool while the loop could still
+ * take its last completions, and closed the loop before it returned.
  *
  *   1. Stop taking signals: a Ctrl-C from here on ends the process the
  *      ordinary way instead of calling into a dying interpreter.
- *   2. Stop the native work that calls into Python.  (Nothing yet: the
- *      worker pool that will stop here arrives with native offload.)
+ *   2. Stop the native work that calls into Python (stop_native_work; a
+ *      second time does nothing): after this no pool thread asks for the
+ *      GIL, which after finalisation would hang.
  *   3. Py_FinalizeEx(), which flushes sys.stdout and sys.stderr; a failure
  *      there turns a success into exit code 120, as with python3.
  *
@@ -349,6 +373,7 @@ static int
 rt_host_shutdown(int code)
 {
     disarm_interrupts();
+    stop_native_work();
     if (Py_FinalizeEx() < 0 && code == 0)
         code = 120;
     return code;

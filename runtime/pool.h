@@ -81,6 +81,9 @@ struct rt_pool_stats {
     unsigned long long submitted, completed, cancelled;
     unsigned long long gil_batches; /* gil_enter calls */
     size_t peak_running;
+    /* Times a submitter found the queue full and waited for room (a test
+     * waits for this to know rt_pool_submit is blocked, not just slow). */
+    unsigned long long submit_waits;
 };
 
 /* Thread: any; GIL: any; no Python API. */

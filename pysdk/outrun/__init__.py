@@ -10,7 +10,9 @@ from __future__ import annotations
 import _outrun
 from _outrun import UNKNOWN, Output, Unknown, contains_unknowns, deferred_output
 
+from outrun import process
 from outrun._host import run, track
+from outrun._offload import blocking, offload, to_thread
 
 __version__: str = _outrun.__version__
 
@@ -19,8 +21,12 @@ __all__ = [
     "Output",
     "Unknown",
     "__version__",
+    "blocking",
     "contains_unknowns",
     "deferred_output",
+    "offload",
+    "process",
     "run",
+    "to_thread",
     "track",
 ]

@@ -26,6 +26,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+# Seconds a Python callable still running on a pool thread gets at exit.
+SHUTDOWN_GRACE_S = 2.0
+
 _SDK_DIR = os.path.dirname(os.path.abspath(__file__))
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
 _SELECTORS_FILE = os.path.abspath(getattr(sys.modules.get("selectors"),
@@ -197,17 +200,25 @@ class Runtime:
 
     # Shutdown ---------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self, stop_pool: bool = False) -> None:
         """Cancels what is left, finishes async generators and the default
-        executor, and closes the loop."""
+        executor, and closes the loop.  stop_pool (the host's last run):
+        stops the native worker pool first, while the loop can still take
+        the last completions."""
         loop = self.loop
         try:
             _cancel_all_tasks(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.run_until_complete(loop.shutdown_default_executor())
         finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+            try:
+                if stop_pool:
+                    import _outrun
+
+                    _outrun.shutdown(SHUTDOWN_GRACE_S)
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
 
 
 class StallWatch:
@@ -504,6 +515,10 @@ def run_program(options: dict[str, Any]) -> int:
     sys.modules["__main__"] = module
     sys.path.insert(0, project_dir)
 
+    if options.get("threads"):
+        import _outrun
+
+        _outrun.configure_pool(options["threads"])
     rt = Runtime(loop)
     rt.debug_pending = options.get("debug_pending")
     previous, _current = _current, rt
@@ -587,7 +602,7 @@ def _close(rt: Runtime, exit_code: int) -> int:
     (130), and sys.exit() in that cleanup gives its code."""
     interrupted_before = rt.interrupted
     try:
-        rt.close()
+        rt.close(stop_pool=True)
     except KeyboardInterrupt:
         if not interrupted_before:
             print("outrun: interrupted", file=sys.stderr)

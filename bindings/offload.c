@@ -1,0 +1,746 @@
+/* Native offload: Python callables on pool threads, results back through
+ * each loop's completion channel.
+ *
+ * The data path of one outrun.offload(fn, *args) (ARCHITECTURE.md):
+ *
+ *   1. loop thread: a pending Output and a job {fn, args, kwargs, the
+ *      caller's context} are made; the job goes into the pool's queue
+ *      (the GIL is released only if the queue is full);
+ *   2. pool thread: the pool runs queued Python jobs in batches under one
+ *      acquisition of the GIL, with the thread state the pool thread keeps
+ *      for its whole life; the call's result or exception (with its
+ *      traceback) is stored in the job;
+ *   3. the pool posts the finished job to the loop's channel, which writes
+ *      the loop's eventfd only if it was empty: no GIL for delivery;
+ *   4. loop thread: the reader callback drains the whole batch and settles
+ *      each job's Output (or asyncio future), then frees the job.
+ *
+ * Every job completes exactly once: cancelled jobs come back through the
+ * channel too, with -ECANCELED.
+ */
+#include "offload.h"
+#include "output_internal.h"
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The pool's size when neither --threads nor OUTRUN_THREADS says: blocking
+ * work in infrastructure programs is mostly waiting (HTTP calls, cloud
+ * APIs, subprocesses), so threads are cheap next to what they wait for;
+ * `outrun bench offload` measures 1,000 x 10 ms sleeps within a few percent
+ * of ideal at this size. */
+#define BND_DEFAULT_THREADS 64
+
+/* Each pool thread keeps its own thread state for its whole life, created
+ * at its first Python job (about 80 ns per acquisition instead of 400). */
+static __thread PyThreadState *pool_tstate;
+
+/* ------------------------------------------------------------------ */
+/* Pool hooks: the GIL on pool threads                                 */
+/* ------------------------------------------------------------------ */
+
+static void
+hook_gil_enter(void *ctx)
+{
+    bnd_state *st = ctx;
+
+    if (pool_tstate == NULL) {
+        /* The first Python job of this thread: a thread state of our own
+         * (PyThreadState_New needs no GIL; it is attached below). */
+        pool_tstate = PyThreadState_New(st->interp);
+    }
+    PyEval_RestoreThread(pool_tstate);
+}
+
+static void
+hook_gil_leave(void *ctx)
+{
+    PyEval_SaveThread();
+}
+
+static void
+hook_thread_stop(void *ctx)
+{
+    if (pool_tstate == NULL)
+        return;
+    /* Only while the interpreter lives: the host joins the pool before
+     * Py_FinalizeEx (rt_host_shutdown), and an abandoned thread never
+     * gets here. */
+    PyEval_RestoreThread(pool_tstate);
+    PyThreadState_Clear(pool_tstate);
+    PyThreadState_DeleteCurrent();
+    pool_tstate = NULL;
+}
+
+static unsigned
+threads_wanted(bnd_state *st)
+{
+    const char *env;
+    long n;
+
+    if (st->pool_threads > 0)
+        return st->pool_threads;
+    env = getenv("OUTRUN_THREADS");
+    if (env != NULL && env[0] != '\0') {
+        char *end;
+
+        n = strtol(env, &end, 10);
+        if (*end == '\0' && n >= 1 && n <= 1024)
+            return (unsigned)n;
+    }
+    return BND_DEFAULT_THREADS;
+}
+
+static PyObject *
+error_from_errno(int r, const char *what)
+{
+    errno = -r;
+    return PyErr_Format(PyExc_OSError, "%s: %s", what, strerror(-r));
+}
+
+struct rt_pool *
+bnd_pool(bnd_state *st)
+{
+    struct rt_pool_hooks hooks = {
+        .ctx = st,
+        .thread_stop = hook_thread_stop,
+        .gil_enter = hook_gil_enter,
+        .gil_leave = hook_gil_leave,
+    };
+    int r;
+
+    assert(PyGILState_Check());
+    if (st->pool != NULL)
+        return st->pool;
+    if (st->pool_shut_down) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the worker pool has shut down: the interpreter is "
+                        "exiting");
+        return NULL;
+    }
+    r = rt_pool_new(threads_wanted(st), 0, &hooks, &st->pool);
+    if (r < 0) {
+        error_from_errno(r, "cannot start the worker pool");
+        return NULL;
+    }
+    return st->pool;
+}
+
+/* ------------------------------------------------------------------ */
+/* The completion channel of a loop                                    */
+/* ------------------------------------------------------------------ */
+
+static PyObject *
+Scheduler_drain_jobs(PyObject *self, PyObject *unused)
+{
+    SchedulerObject *s = (SchedulerObject *)self;
+    struct rt_job *j = rt_channel_drain(s->channel);
+
+    while (j != NULL) {
+        struct rt_job *next = j->next;
+
+        j->done(j);
+        j = next;
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef drain_jobs_def = {
+    "_drain_jobs", Scheduler_drain_jobs, METH_NOARGS,
+    "Settles every finished job of this loop.  The loop calls this when "
+    "its\ncompletion channel's eventfd is readable."};
+
+int
+bnd_sched_channel(SchedulerObject *s)
+{
+    bnd_state *st = s->st;
+    PyObject *loop, *fd = NULL, *cb = NULL, *r = NULL, *ref = NULL;
+    int rc;
+
+    if (s->channel != NULL)
+        return 0;
+    loop = bnd_sched_loop(s);
+    if (loop == NULL)
+        return -1;
+    rc = rt_channel_new(&s->channel);
+    if (rc < 0) {
+        error_from_errno(rc, "cannot make the completion channel");
+        return -1;
+    }
+    fd = PyLong_FromLong(rt_channel_fd(s->channel));
+    cb = PyCFunction_New(&drain_jobs_def, (PyObject *)s);
+    if (fd == NULL || cb == NULL)
+        goto error;
+    r = PyObject_CallMethodObjArgs(loop, st->str_add_reader, fd, cb, NULL);
+    if (r == NULL)
+        goto error;
+    /* Shutdown drains every channel once more. */
+    ref = PyWeakref_NewRef((PyObject *)s, NULL);
+    if (ref == NULL || PyList_Append(st->job_scheds, ref) < 0)
+        goto error;
+    Py_DECREF(ref);
+    Py_DECREF(r);
+    Py_DECREF(cb);
+    Py_DECREF(fd);
+    return 0;
+error:
+    Py_XDECREF(ref);
+    Py_XDECREF(r);
+    Py_XDECREF(cb);
+    Py_XDECREF(fd);
+    rt_channel_free(s->channel);
+    s->channel = NULL;
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Jobs                                                                */
+/* ------------------------------------------------------------------ */
+
+/* What a cancel callback holds: the job while it lives, NULL after. */
+struct bnd_job_ref {
+    bnd_job *job;
+};
+
+static void
+job_ref_destroy(PyObject *capsule)
+{
+    free(PyCapsule_GetPointer(capsule, "outrun.job_ref"));
+}
+
+/* The job's done: settle, release, free.  Loop thread, GIL held. */
+static void
+job_done(struct rt_job *rj)
+{
+    bnd_job *job = rt_container_of(rj, bnd_job, job);
+    bnd_exc_state saved = bnd_exc_save();
+
+    if (job->ref != NULL) {
+        /* The cancel callback may outlive the job, and the job the
+         * callback: the capsule that owns ref lives until both let go. */
+        job->ref->job = NULL;
+        job->ref = NULL;
+        Py_CLEAR(job->ref_owner);
+    }
+    job->finish(job);
+    if (PyErr_Occurred())
+        PyErr_WriteUnraisable(NULL);
+    bnd_exc_restore(saved);
+    job->sched->jobs_in_flight--;
+    if (job->free_payload != NULL)
+        job->free_payload(job);
+    Py_XDECREF(job->out);
+    Py_XDECREF(job->future);
+    Py_DECREF(job->sched);
+    PyMem_RawFree(job);
+}
+
+int
+bnd_job_submit(bnd_state *st, SchedulerObject *s, bnd_job *job)
+{
+    struct rt_pool *pool = bnd_pool(st);
+    int r;
+
+    if (pool == NULL || bnd_sched_channel(s) < 0)
+        return -1;
+    job->sched = (SchedulerObject *)Py_NewRef((PyObject *)s);
+    job->job.done = job_done;
+    job->job.channel = s->channel;
+    r = rt_pool_try_submit(pool, &job->job);
+    if (r == -EAGAIN) {
+        /* The queue is full: wait for room without the GIL, which the
+         * pool's Python jobs need to make room. */
+        Py_BEGIN_ALLOW_THREADS
+        r = rt_pool_submit(pool, &job->job);
+        Py_END_ALLOW_THREADS
+    }
+    if (r < 0) {
+        Py_CLEAR(job->sched);
+        if (r == -ESHUTDOWN)
+            PyErr_SetString(PyExc_RuntimeError,
+                            "the worker pool has shut down: the "
+                            "interpreter is exiting");
+        else
+            error_from_errno(r, "cannot queue the job");
+        return -1;
+    }
+    s->jobs_in_flight++;
+    return 0;
+}
+
+static int
+future_done(bnd_state *st, PyObject *fut)
+{
+    PyObject *r = PyObject_CallMethodNoArgs(fut, st->str_done);
+    int b;
+
+    if (r == NULL)
+        return -1;
+    b = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return b;
+}
+
+void
+bnd_job_resolve(bnd_job *job, PyObject *value)
+{
+    bnd_state *st = job->sched->st;
+
+    if (job->out != NULL && job->out->state == OUT_PENDING)
+        bnd_output_resolve(job->out, Py_NewRef(value), 1, 0, NULL);
+    if (job->future != NULL && future_done(st, job->future) == 0) {
+        PyObject *r = PyObject_CallMethodOneArg(job->future,
+                                                st->str_set_result, value);
+        Py_XDECREF(r);
+    }
+    Py_DECREF(value);
+}
+
+void
+bnd_job_reject(bnd_job *job, PyObject *exc)
+{
+    bnd_state *st = job->sched->st;
+
+    if (job->out != NULL && job->out->state == OUT_PENDING)
+        bnd_output_reject(job->out, exc, 1);
+    if (job->future != NULL && future_done(st, job->future) == 0) {
+        PyObject *r = PyObject_CallMethodOneArg(job->future,
+                                                st->str_set_exception, exc);
+        Py_XDECREF(r);
+    }
+}
+
+static PyObject *
+cancel_if_cancelled(PyObject *capsule, PyObject *fut)
+{
+    struct bnd_job_ref *ref = PyCapsule_GetPointer(capsule,
+                                                   "outrun.job_ref");
+    bnd_state *st;
+    PyObject *r;
+    int b;
+
+    if (ref == NULL || ref->job == NULL)
+        Py_RETURN_NONE; /* the job already completed */
+    st = ref->job->sched->st;
+    r = PyObject_CallMethodNoArgs(fut, st->str_cancelled);
+    if (r == NULL)
+        return NULL;
+    b = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    if (b > 0 && st->pool != NULL) {
+        /* -EBUSY: it is executing; it finishes and its result is dropped
+         * (the future is cancelled already). */
+        (void)rt_pool_cancel(st->pool, &ref->job->job);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef cancel_def = {
+    "_cancel_job", cancel_if_cancelled, METH_O,
+    "Cancels the job of a cancelled future if it has not started."};
+
+int
+bnd_job_cancel_with(bnd_state *st, bnd_job *job, PyObject *fut)
+{
+    struct bnd_job_ref *ref = malloc(sizeof(*ref));
+    PyObject *capsule, *cb, *r;
+
+    if (ref == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    ref->job = job;
+    capsule = PyCapsule_New(ref, "outrun.job_ref", job_ref_destroy);
+    if (capsule == NULL) {
+        free(ref);
+        return -1;
+    }
+    cb = PyCFunction_New(&cancel_def, capsule);
+    if (cb == NULL) {
+        Py_DECREF(capsule);
+        return -1;
+    }
+    r = PyObject_CallMethodOneArg(fut, st->str_add_done_callback, cb);
+    Py_DECREF(cb);
+    if (r == NULL) {
+        Py_DECREF(capsule);
+        return -1;
+    }
+    Py_DECREF(r);
+    job->ref = ref;
+    job->ref_owner = capsule;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Python callables                                                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    bnd_job base;
+    PyObject *fn, *args, *kwargs, *context;
+    PyObject *result; /* set on the pool thread, with the GIL */
+    PyObject *exc;    /* likewise: the exception, traceback attached */
+} py_job;
+
+/* Pool thread, GIL held (RT_JOB_NEEDS_GIL). */
+static void
+py_job_work(struct rt_job *rj)
+{
+    py_job *job = (py_job *)rt_container_of(rj, bnd_job, job);
+
+    if (PyContext_Enter(job->context) < 0)
+        goto fail;
+    job->result = PyObject_Call(job->fn, job->args, job->kwargs);
+    if (PyContext_Exit(job->context) < 0) {
+        Py_CLEAR(job->result);
+        goto fail;
+    }
+    if (job->result != NULL)
+        return;
+fail: {
+    PyObject *type, *value, *tb;
+
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL && tb != NULL)
+        PyException_SetTraceback(value, tb);
+    job->exc = value;
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+}
+}
+
+static void
+py_job_finish(bnd_job *base)
+{
+    py_job *job = (py_job *)base;
+    bnd_state *st = base->sched->st;
+
+    if (base->job.status == -ECANCELED) {
+        PyObject *exc = PyObject_CallNoArgs(st->cancelled_error);
+
+        if (exc != NULL) {
+            bnd_job_reject(base, exc);
+            Py_DECREF(exc);
+        }
+        return;
+    }
+    if (job->exc != NULL)
+        bnd_job_reject(base, job->exc);
+    else
+        bnd_job_resolve(base, Py_NewRef(job->result));
+}
+
+static void
+py_job_free(bnd_job *base)
+{
+    py_job *job = (py_job *)base;
+
+    Py_XDECREF(job->fn);
+    Py_XDECREF(job->args);
+    Py_XDECREF(job->kwargs);
+    Py_XDECREF(job->context);
+    Py_XDECREF(job->result);
+    Py_XDECREF(job->exc);
+}
+
+/* Makes a job that calls fn(*args, **kwargs) in the caller's context. */
+static py_job *
+py_job_new(PyObject *fn, PyObject *args, PyObject *kwargs)
+{
+    py_job *job;
+
+    if (!PyCallable_Check(fn)) {
+        PyErr_Format(PyExc_TypeError,
+                     "offload needs a function to call, not %.100s",
+                     Py_TYPE(fn)->tp_name);
+        return NULL;
+    }
+    job = PyMem_RawCalloc(1, sizeof(*job));
+    if (job == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    job->context = PyContext_CopyCurrent();
+    if (job->context == NULL) {
+        PyMem_RawFree(job);
+        return NULL;
+    }
+    job->fn = Py_NewRef(fn);
+    job->args = Py_NewRef(args);
+    job->kwargs = Py_XNewRef(kwargs);
+    job->base.job.work = py_job_work;
+    job->base.job.flags = RT_JOB_NEEDS_GIL;
+    job->base.finish = py_job_finish;
+    job->base.free_payload = py_job_free;
+    return job;
+}
+
+static void
+py_job_discard(py_job *job)
+{
+    py_job_free(&job->base);
+    Py_XDECREF(job->base.out);
+    Py_XDECREF(job->base.future);
+    PyMem_RawFree(job);
+}
+
+/* Splits (fn, *args) into fn and the args tuple. */
+static int
+split_call(PyObject *args, const char *name, PyObject **fn,
+           PyObject **rest)
+{
+    if (PyTuple_GET_SIZE(args) < 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() needs the function to call: %s(fn, *args, "
+                     "**kwargs)",
+                     name, name);
+        return -1;
+    }
+    *fn = PyTuple_GET_ITEM(args, 0);
+    *rest = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args));
+    return *rest == NULL ? -1 : 0;
+}
+
+PyDoc_STRVAR(offload_doc,
+             "offload(fn, /, *args, **kwargs)\n--\n\n"
+             "Runs fn(*args, **kwargs) on a native worker thread, with the "
+             "caller's\ncontext variables, and returns an Output of its "
+             "result.  An exception\nrejects the Output with its original "
+             "traceback.");
+
+static PyObject *
+module_offload(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    bnd_state *st = bnd_get_state(module);
+    SchedulerObject *s;
+    PyObject *fn, *rest;
+    py_job *job;
+    OutputObject *out;
+
+    if (split_call(args, "offload", &fn, &rest) < 0)
+        return NULL;
+    s = bnd_sched_current(st);
+    job = s == NULL ? NULL : py_job_new(fn, rest, kwargs);
+    Py_DECREF(rest);
+    if (job == NULL)
+        return NULL;
+    out = bnd_output_new_pending(st, s, OP_NONE);
+    if (out == NULL) {
+        py_job_discard(job);
+        return NULL;
+    }
+    job->base.out = (OutputObject *)Py_NewRef((PyObject *)out);
+    if (bnd_job_submit(st, s, &job->base) < 0) {
+        bnd_exc_state exc = bnd_exc_save();
+
+        out->flags |= OUT_F_OBSERVED;
+        bnd_output_reject(out, PyExc_RuntimeError, 0);
+        bnd_exc_restore(exc);
+        py_job_discard(job);
+        Py_DECREF(out);
+        return NULL;
+    }
+    return (PyObject *)out;
+}
+
+PyDoc_STRVAR(to_thread_doc,
+             "to_thread(fn, /, *args, **kwargs)\n--\n\n"
+             "asyncio.to_thread() on Outrun's native pool: returns an "
+             "awaitable of\nfn(*args, **kwargs), run on a worker thread with "
+             "the caller's context\nvariables.  Cancelling it cancels the "
+             "call if it has not started; a\ncall already running finishes "
+             "and its result is dropped.");
+
+static PyObject *
+module_to_thread(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    bnd_state *st = bnd_get_state(module);
+    SchedulerObject *s;
+    PyObject *fn, *rest, *loop, *fut;
+    py_job *job;
+
+    if (split_call(args, "to_thread", &fn, &rest) < 0)
+        return NULL;
+    s = bnd_sched_current(st);
+    job = s == NULL ? NULL : py_job_new(fn, rest, kwargs);
+    Py_DECREF(rest);
+    if (job == NULL)
+        return NULL;
+    loop = bnd_sched_loop(s);
+    fut = loop == NULL ? NULL
+                       : PyObject_CallMethodNoArgs(loop,
+                                                   st->str_create_future);
+    if (fut == NULL) {
+        py_job_discard(job);
+        return NULL;
+    }
+    job->base.future = Py_NewRef(fut);
+    if (bnd_job_submit(st, s, &job->base) < 0) {
+        py_job_discard(job);
+        Py_DECREF(fut);
+        return NULL;
+    }
+    if (bnd_job_cancel_with(st, &job->base, fut) < 0) {
+        /* The job runs anyway; only early cancellation is lost. */
+        PyErr_WriteUnraisable(fut);
+    }
+    return fut;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pool control: size, shutdown, stats                                 */
+/* ------------------------------------------------------------------ */
+
+PyDoc_STRVAR(configure_pool_doc,
+             "configure_pool(threads)\n--\n\n"
+             "Sets the worker pool's size before it starts (the host passes "
+             "--threads).");
+
+static PyObject *
+module_configure_pool(PyObject *module, PyObject *arg)
+{
+    bnd_state *st = bnd_get_state(module);
+    long n = PyLong_AsLong(arg);
+
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    if (n < 1 || n > 1024) {
+        PyErr_SetString(PyExc_ValueError,
+                        "the pool takes from 1 to 1024 threads");
+        return NULL;
+    }
+    if (st->pool != NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the worker pool is already running; set its size "
+                        "before the first offload");
+        return NULL;
+    }
+    st->pool_threads = (unsigned)n;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(pool_stats_doc,
+             "pool_stats()\n--\n\n"
+             "Returns a dict of the worker pool's counters (threads, "
+             "queue_cap, queued,\nrunning, submitted, completed, cancelled, "
+             "gil_batches, peak_running),\nor None before it starts.");
+
+static PyObject *
+module_pool_stats(PyObject *module, PyObject *unused)
+{
+    bnd_state *st = bnd_get_state(module);
+    struct rt_pool_stats s;
+
+    if (st->pool == NULL)
+        Py_RETURN_NONE;
+    rt_pool_get_stats(st->pool, &s);
+    return Py_BuildValue(
+        "{sIsnsnsnsKsKsKsKsn}", "threads", s.threads, "queue_cap",
+        (Py_ssize_t)s.queue_cap, "queued", (Py_ssize_t)s.queued, "running",
+        (Py_ssize_t)s.running, "submitted", s.submitted, "completed",
+        s.completed, "cancelled", s.cancelled, "gil_batches", s.gil_batches,
+        "peak_running", (Py_ssize_t)s.peak_running);
+}
+
+/* Settles every job that reached a channel, on this thread. */
+static void
+drain_all_channels(bnd_state *st)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(st->job_scheds); i++) {
+        PyObject *s = PyWeakref_GetObject(PyList_GET_ITEM(st->job_scheds, i));
+
+        if (s != NULL && s != Py_None) {
+            PyObject *r;
+
+            Py_INCREF(s);
+            r = Scheduler_drain_jobs(s, NULL);
+            Py_XDECREF(r);
+            if (r == NULL)
+                PyErr_WriteUnraisable(s);
+            Py_DECREF(s);
+        }
+    }
+}
+
+PyDoc_STRVAR(shutdown_doc,
+             "shutdown(grace=5.0)\n--\n\n"
+             "Stops the worker pool: no new jobs, queued ones cancelled, "
+             "running ones\ngiven grace seconds to finish; then settles "
+             "every finished job.  A\nPython callable still running after "
+             "that is abandoned, so that exit never\nhangs.  Returns the "
+             "number abandoned.  Safe to call twice.");
+
+static PyObject *
+module_shutdown(PyObject *module, PyObject *args)
+{
+    bnd_state *st = bnd_get_state(module);
+    double grace = 5.0, waited = 0;
+    struct rt_pool_stats stats;
+    struct rt_pool *pool = st->pool;
+
+    if (!PyArg_ParseTuple(args, "|d:shutdown", &grace))
+        return NULL;
+    st->pool_shut_down = 1;
+    if (pool == NULL)
+        return PyLong_FromLong(0);
+    /* 1-2. Stop taking jobs; queued ones complete with -ECANCELED, and
+     * running processes are killed (their groups get SIGTERM). */
+    rt_pool_stop(pool);
+    bnd_process_kill_all(st);
+    /* 3. Let running jobs finish, without the GIL they may need. */
+    Py_BEGIN_ALLOW_THREADS
+    for (;;) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+
+        rt_pool_get_stats(pool, &stats);
+        if (stats.running == 0 || waited >= grace)
+            break;
+        nanosleep(&ts, NULL);
+        waited += 0.005;
+    }
+    if (stats.running == 0)
+        rt_pool_join(pool);
+    Py_END_ALLOW_THREADS
+    /* 4-5. Every finished or cancelled job completes exactly once. */
+    drain_all_channels(st);
+    if (stats.running == 0) {
+        rt_pool_free(pool);
+        st->pool = NULL;
+        return PyLong_FromLong(0);
+    }
+    /* Still running after the grace period: leave the pool to the
+     * process's exit.  Its threads never touch Python again once the
+     * interpreter finalises (CPython ends a thread that asks for the GIL
+     * then). */
+    return PyLong_FromSsize_t((Py_ssize_t)stats.running);
+}
+
+static PyMethodDef offload_functions[] = {
+    {"offload", (PyCFunction)(void (*)(void))module_offload,
+     METH_VARARGS | METH_KEYWORDS, offload_doc},
+    {"to_thread", (PyCFunction)(void (*)(void))module_to_thread,
+     METH_VARARGS | METH_KEYWORDS, to_thread_doc},
+    {"configure_pool", module_configure_pool, METH_O, configure_pool_doc},
+    {"pool_stats", module_pool_stats, METH_NOARGS, pool_stats_doc},
+    {"shutdown", module_shutdown, METH_VARARGS, shutdown_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+bnd_offload_init(PyObject *module, bnd_state *st)
+{
+    st->interp = PyInterpreterState_Get();
+    st->job_scheds = PyList_New(0);
+    if (st->job_scheds == NULL)
+        return -1;
+    return PyModule_AddFunctions(module, offload_functions);
+}

@@ -1,0 +1,70 @@
+/* Native offload: the worker pool, the completion channel of each loop,
+ * and the jobs that run Python callables and subprocesses on pool threads.
+ */
+#pragma once
+
+#include "output.h"
+
+#include "../runtime/channel.h"
+#include "../runtime/pool.h"
+
+/* A job of bindings/: the runtime job, and where its outcome goes. */
+typedef struct bnd_job {
+    struct rt_job job;
+    SchedulerObject *sched; /* strong: keeps the channel alive */
+    OutputObject *out;      /* strong, or NULL: the Output to settle */
+    PyObject *future;       /* strong, or NULL: the asyncio future */
+    struct bnd_job_ref *ref; /* what a cancel callback holds, or NULL */
+    PyObject *ref_owner;     /* strong: the capsule that owns ref */
+    /* Settles out/future: status and the payload decide how.  Runs on the
+     * loop thread with the GIL; then the job is freed by finish(). */
+    void (*finish)(struct bnd_job *job);
+    void (*free_payload)(struct bnd_job *job);
+} bnd_job;
+
+/* Returns the pool, starting it on first use.  NULL with an exception set
+ * when threads cannot be started, or after shutdown.
+ * Thread: loop; GIL: held. */
+struct rt_pool *
+bnd_pool(bnd_state *st);
+
+/* Makes sure s has a completion channel watched by its loop.  0 or -1.
+ * Thread: loop; GIL: held. */
+int
+bnd_sched_channel(SchedulerObject *s);
+
+/* Submits job (work set, job->finish set) for s: the pool runs it and the
+ * loop settles it.  On failure the job is not submitted (the caller
+ * frees it) and -1 is returned with an exception set.
+ * Thread: loop; GIL: held (released while the queue is full). */
+int
+bnd_job_submit(bnd_state *st, SchedulerObject *s, bnd_job *job);
+
+/* Settles job->out or job->future with value (stolen) / exc (borrowed).
+ * Thread: loop; GIL: held. */
+void
+bnd_job_resolve(bnd_job *job, PyObject *value);
+void
+bnd_job_reject(bnd_job *job, PyObject *exc);
+
+/* Arranges that cancelling fut cancels job if it has not started.
+ * Returns 0 or -1.
+ * Thread: loop; GIL: held. */
+int
+bnd_job_cancel_with(bnd_state *st, bnd_job *job, PyObject *fut);
+
+/* Registers offload's functions (offload, to_thread, pool control).
+ * Thread: loop; GIL: held. */
+int
+bnd_offload_init(PyObject *module, bnd_state *st);
+
+/* Cancels every process in flight (their groups are killed).  Returns how
+ * many.
+ * Thread: loop; GIL: held. */
+long
+bnd_process_kill_all(bnd_state *st);
+
+/* Registers the process functions (spawn).
+ * Thread: loop; GIL: held. */
+int
+bnd_process_init(PyObject *module, bnd_state *st);

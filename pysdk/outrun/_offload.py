@@ -1,0 +1,55 @@
+"""Blocking Python work on Outrun's native pool: offload, to_thread and the
+blocking decorator."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import _outrun
+from _outrun import Output
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def offload(fn: Callable[P, R], /, *args: P.args,
+            **kwargs: P.kwargs) -> Output[R]:
+    """Runs ``fn(*args, **kwargs)`` on a native worker thread, with the
+    caller's context variables, and returns an Output of its result.
+
+    The GIL is taken only around the call itself.  An exception rejects the
+    Output with its original traceback (and, under ``outrun run``, fails
+    the run unless something recovers it).
+    """
+    return _outrun.offload(fn, *args, **kwargs)
+
+
+async def to_thread(fn: Callable[P, R], /, *args: P.args,
+                    **kwargs: P.kwargs) -> R:
+    """A faster ``asyncio.to_thread``: the same signature and semantics, on
+    Outrun's native pool.  Cancelling it cancels the call if it has not
+    started; a call already running finishes and its result is dropped."""
+    return await _outrun.to_thread(fn, *args, **kwargs)
+
+
+def blocking(fn: Callable[P, R]) -> Callable[P, Output[R]]:
+    """Decorator: calling ``fn`` runs it with :func:`offload` and returns an
+    Output instead of blocking the loop.
+
+    >>> @outrun.blocking
+    ... def fetch(url): return requests.get(url).text
+    >>> page = fetch("http://127.0.0.1:8000/")   # Output[str]
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Output[R]:
+        return _outrun.offload(fn, *args, **kwargs)
+
+    wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+    return wrapper
+
+
+__all__ = ["blocking", "offload", "to_thread"]
+
