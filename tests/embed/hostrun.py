@@ -3,6 +3,7 @@ fails a scenario instead of stalling the suite."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -10,7 +11,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -177,3 +178,21 @@ class Running:
                     f.close()
                 except BrokenPipeError:
                     pass
+
+
+def run_bench(outrun: Callable[..., subprocess.CompletedProcess[str]],
+              tmp_path: Path, scenario: str,
+              env: dict[str, str] | None = None,
+              ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Runs ``outrun bench SCENARIO --runs 1 --scale 0.01 --json FILE``
+    with the outrun fixture, checks that it succeeded, printed its table
+    and wrote the JSON at that scale; returns the process and the JSON."""
+    out = tmp_path / f"{scenario}.json"
+    proc = outrun("bench", scenario, "--runs", "1", "--scale", "0.01",
+                  "--json", out, env=env, timeout=3 * DEADLINE)
+    assert proc.returncode == 0, proc.stderr
+    table = proc.stdout.splitlines()
+    assert table[0].split()[:2] == ["scenario", "peer"]
+    doc = json.loads(out.read_text())
+    assert doc["meta"]["scale"] == 0.01
+    return proc, doc

@@ -5,11 +5,10 @@ never a test's."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import pytest
-from hostrun import BUILD_DIR, DEADLINE, OUTRUN, host_env
+from hostrun import BUILD_DIR, DEADLINE, OUTRUN, host_env, run_bench
 
 # What the scenario measures: one row each, in this order.
 ROWS = ("apply chain", "apply fan-out", "Output.all", "Output.concat",
@@ -27,14 +26,7 @@ def _can_import_pulumi(env: dict[str, str]) -> bool:
 
 
 def _bench(outrun, tmp_path, env: dict[str, str]) -> tuple[str, list[dict]]:
-    out = tmp_path / "output.json"
-    proc = outrun("bench", "output", "--runs", "1", "--scale", "0.01",
-                  "--json", out, env=env, timeout=3 * DEADLINE)
-    assert proc.returncode == 0, proc.stderr
-    table = proc.stdout.splitlines()
-    assert table[0].split()[:2] == ["scenario", "peer"]
-    doc = json.loads(out.read_text())
-    assert doc["meta"]["scale"] == 0.01
+    proc, doc = run_bench(outrun, tmp_path, "output", env=env)
     rows = doc["rows"]
     assert len(rows) == len(ROWS), [r["scenario"] for r in rows]
     for row, start in zip(rows, ROWS):

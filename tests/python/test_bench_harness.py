@@ -3,9 +3,17 @@ timing here: the rows are made up."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 
-from outrun.bench._harness import Row, print_table
+import pytest
+from outrun.bench._harness import (
+    KeptExecutor,
+    Row,
+    on_fresh_loop,
+    print_table,
+    rotate,
+)
 from outrun.bench.output import nested_input
 
 
@@ -70,3 +78,51 @@ def test_nested_input_has_the_depth_and_leaves_asked_for():
     assert sorted(leaves) == list(range(10_000))
     assert nested_input(3, 50, str) == {"k0": "0", "child": {
         "k1": "1", "child": {"k2": "2"}}}
+
+
+def test_rotate_measures_every_side_each_round_starting_with_the_next():
+    calls: list[str] = []
+
+    def side(name: str, value: float):
+        def measure() -> float:
+            calls.append(name)
+            return value
+        return measure
+
+    samples = rotate([side("a", 1.0), side("b", 2.0), side("c", 3.0)],
+                     runs=3, warmup=1)
+
+    assert samples == [[1.0] * 3, [2.0] * 3, [3.0] * 3]
+    assert "".join(calls) == "abc" + "abc" + "bca" + "cab"
+
+
+def test_kept_executor_serves_fresh_loops_until_closed():
+    executor = KeptExecutor(max_workers=2)
+    loops = []
+
+    async def main() -> float:
+        loops.append(asyncio.get_running_loop())
+        return await asyncio.to_thread(lambda: 1.5)
+
+    try:
+        assert on_fresh_loop(main, executor) == 1.5
+        assert on_fresh_loop(main, executor) == 1.5
+    finally:
+        executor.close()
+    assert loops[0] is not loops[1]
+    assert all(loop.is_closed() for loop in loops)
+    with pytest.raises(RuntimeError):
+        executor.submit(int)
+
+
+def test_efficiency_is_ideal_over_each_side():
+    row = Row("sleeps", "TPE", 0.2, 0.16, "s", ideal=0.16,
+              max_value=0.16 / 0.9)
+
+    assert row.peer_efficiency == 0.16 / 0.2
+    assert row.outrun_efficiency == 1.0
+    assert row.meets_goal is True
+    data = row.to_json()
+    assert data["peer_efficiency"] == row.peer_efficiency
+    assert data["outrun_efficiency"] == 1.0
+    assert Row("x", "p", 1.0, 1.0, "s").to_json()["outrun_efficiency"] is None

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from outrun.bench import output, startup
+from outrun.bench import offload, output, process, startup
 from outrun.bench._harness import Row, print_table, write_json
 
 # name -> (what it measures, function(host, runs, scale) -> rows,
@@ -28,6 +28,12 @@ SCENARIOS: dict[
     "output": (("outrun.Output beside pulumi's Output under its mocks "
                 "(applies, all, concat, format, from_input, bytes per "
                 "Output)"), output.run, 7),
+    "offload": (("outrun.to_thread and outrun.offload beside "
+                 "asyncio.to_thread and run_in_executor (round trip, "
+                 "10,000 gathered, blocking sleeps)"), offload.run, 7),
+    "process": (("outrun.process.run beside create_subprocess_exec and "
+                 "subprocess.run in to_thread (1,000 x true)"),
+                process.run, 5),
 }
 
 
@@ -46,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=None, metavar="N",
                    help="measurements per side (default: per scenario)")
     p.add_argument("--scale", type=float, default=1.0, metavar="F",
-                   help="multiply the sizes of sized scenarios (output) "
+                   help="multiply the sizes of sized scenarios (output, "
+                        "offload, process) "
                         "by F, e.g. 0.01 for a quick check (default: 1)")
     p.add_argument("--json", metavar="FILE", dest="json_file",
                    help="also write the results as JSON to FILE")

@@ -7,13 +7,16 @@ noisy: only a ratio measured side by side means anything.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,6 +48,23 @@ class Row:
     max_value: float | None = None
     # Why there is no peer value, e.g. "not installed".
     peer_absent: str = ""
+    # The best value physically possible, in unit (N sleeps of L on T
+    # threads: ceil(N / T) * L), for rows that report an efficiency.
+    ideal: float | None = None
+
+    @property
+    def peer_efficiency(self) -> float | None:
+        """ideal / peer_value: 1 is the ideal; None without an ideal."""
+        if self.ideal is None or not self.peer_value:
+            return None
+        return self.ideal / self.peer_value
+
+    @property
+    def outrun_efficiency(self) -> float | None:
+        """ideal / outrun_value: 1 is the ideal; None without an ideal."""
+        if self.ideal is None or not self.outrun_value:
+            return None
+        return self.ideal / self.outrun_value
 
     @property
     def ratio(self) -> float | None:
@@ -74,7 +94,20 @@ class Row:
         d = asdict(self)
         d["ratio"] = self.ratio
         d["meets_goal"] = self.meets_goal
+        d["peer_efficiency"] = self.peer_efficiency
+        d["outrun_efficiency"] = self.outrun_efficiency
         return d
+
+
+def paired(scenario: str, peer: str, peer_samples: list[float],
+           outrun_samples: list[float], unit: str = "s",
+           **fields: Any) -> Row:
+    """A row of the medians of both sides' samples (runs: how many)."""
+    return Row(scenario=scenario, peer=peer,
+               peer_value=median(peer_samples),
+               outrun_value=median(outrun_samples), unit=unit,
+               runs=len(outrun_samples), peer_samples=peer_samples,
+               outrun_samples=outrun_samples, **fields)
 
 
 def time_command(argv: Sequence[str], *, env: dict[str, str] | None = None,
@@ -98,21 +131,62 @@ def alternate(peer: Callable[[], float], outrun: Callable[[], float],
     """Measures peer and Outrun in turn, runs times each, after warmup
     rounds that are thrown away.  Alternating spreads the machine's noise
     evenly over both."""
-    for _ in range(warmup):
-        peer()
-        outrun()
-    peer_samples: list[float] = []
-    outrun_samples: list[float] = []
-    for i in range(runs):
-        # Swap who goes first each round so neither always runs on a
-        # warmer cache.
-        if i % 2 == 0:
-            peer_samples.append(peer())
-            outrun_samples.append(outrun())
-        else:
-            outrun_samples.append(outrun())
-            peer_samples.append(peer())
+    peer_samples, outrun_samples = rotate([peer, outrun], runs, warmup)
     return peer_samples, outrun_samples
+
+
+def rotate(sides: Sequence[Callable[[], float]], runs: int,
+           warmup: int = 1) -> list[list[float]]:
+    """alternate() for any number of sides: each round measures every side
+    once, runs rounds after warmup rounds that are thrown away; returns
+    the samples of each side, in the order of sides."""
+    for _ in range(warmup):
+        for side in sides:
+            side()
+    samples: list[list[float]] = [[] for _ in sides]
+    for i in range(runs):
+        # Each round starts with the next side (with two, who goes first
+        # swaps every round), so that none always runs on a warmer cache.
+        for k in range(len(sides)):
+            j = (i + k) % len(sides)
+            samples[j].append(sides[j]())
+    return samples
+
+
+class KeptExecutor(ThreadPoolExecutor):
+    """A ThreadPoolExecutor that outlives the event loops it serves.
+
+    ``loop.close()`` shuts its default executor down; an instance of this
+    class ignores that, so that one executor (and its started threads)
+    serves every fresh loop of a benchmark.  ``close()`` shuts it down."""
+
+    def shutdown(self, wait: bool = True, *,
+                 cancel_futures: bool = False) -> None:
+        """Ignored: see close()."""
+
+    def close(self) -> None:
+        super().shutdown(wait=True)
+
+
+def on_fresh_loop(main: Callable[[], Awaitable[float]],
+                  default_executor: ThreadPoolExecutor | None = None
+                  ) -> float:
+    """Runs main() on a new event loop, closed afterwards, and returns what
+    it returns.  The garbage of earlier samples is collected first, so that
+    it is not collected inside this one."""
+    gc.collect()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    if default_executor is not None:
+        loop.set_default_executor(default_executor)
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
 
 
 def median(samples: Sequence[float]) -> float:

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from outrun.bench._harness import Row, alternate, median
+from outrun.bench._harness import Row, alternate, median, on_fresh_loop
 
 # The most outrun/peer may be for applies and Output.all elements.
 RATIO_GOAL = 1 / 20
@@ -147,10 +147,6 @@ class PulumiSide(Side):
 
 def _sample(side: Side, case: Case, n: int) -> float:
     """Runs one sample of case on side, on a fresh event loop."""
-    gc.collect()
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-
     async def whole() -> float:
         await side.enter()
         try:
@@ -158,14 +154,7 @@ def _sample(side: Side, case: Case, n: int) -> float:
         finally:
             await side.leave()
 
-    try:
-        return loop.run_until_complete(whole())
-    finally:
-        try:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+    return on_fresh_loop(whole)
 
 
 # ---------------------------------------------------------------------------
