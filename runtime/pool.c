@@ -29,6 +29,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -211,23 +212,23 @@ now_ns(void)
            (unsigned long long)ts.tv_nsec;
 }
 
-/* Watches the queue without the lock for up to RT_POOL_SPIN_NS.  Returns
- * true as soon as there is a job or the pool is stopping. */
-static bool
+/* Watches the queue without the lock for up to RT_POOL_SPIN_NS, and
+ * returns as soon as there is a job or the pool is stopping.  The caller
+ * looks again under the lock. */
+static void
 spin_for_work(struct rt_pool *pool)
 {
     unsigned long long deadline;
 
     if (RT_POOL_SPIN_NS == 0)
-        return false;
+        return;
     deadline = now_ns() + RT_POOL_SPIN_NS;
     do {
         if (atomic_load_explicit(&pool->queued, memory_order_relaxed) > 0 ||
             atomic_load_explicit(&pool->stopping, memory_order_relaxed))
-            return true;
+            return;
         sched_yield();
     } while (now_ns() < deadline);
-    return false;
 }
 
 /* Waits for the next job and returns it RUNNING, or NULL when the pool is
