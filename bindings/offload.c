@@ -552,48 +552,87 @@ module_offload(PyObject *module, PyObject *args, PyObject *kwargs)
     return (PyObject *)out;
 }
 
+/* Runs fn(*args, **kwargs) on the pool and settles fut (a loop future) with
+ * its outcome; cancelling fut cancels the call if it has not started. */
+static int
+call_into_future(bnd_state *st, SchedulerObject *s, PyObject *fut,
+                 PyObject *fn, PyObject *args, PyObject *kwargs)
+{
+    py_job *job = py_job_new(fn, args, kwargs);
+
+    if (job == NULL)
+        return -1;
+    job->base.future = Py_NewRef(fut);
+    if (bnd_job_submit(st, s, &job->base) < 0) {
+        py_job_discard(job);
+        return -1;
+    }
+    if (bnd_job_cancel_with(st, &job->base, fut) < 0) {
+        /* The job runs anyway; only early cancellation is lost. */
+        PyErr_WriteUnraisable(fut);
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(to_thread_doc,
              "to_thread(fn, /, *args, **kwargs)\n--\n\n"
-             "asyncio.to_thread() on Outrun's native pool: returns an "
-             "awaitable of\nfn(*args, **kwargs), run on a worker thread with "
-             "the caller's context\nvariables.  Cancelling it cancels the "
-             "call if it has not started; a\ncall already running finishes "
-             "and its result is dropped.");
+             "Returns a loop future of fn(*args, **kwargs), run on a worker "
+             "thread with\nthe caller's context variables.  Cancelling it "
+             "cancels the call if it\nhas not started; a call already "
+             "running finishes and its result is\ndropped.  "
+             "outrun.to_thread() is the asyncio.to_thread drop-in.");
 
 static PyObject *
 module_to_thread(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     bnd_state *st = bnd_get_state(module);
     SchedulerObject *s;
-    PyObject *fn, *rest, *loop, *fut;
-    py_job *job;
+    PyObject *fn, *rest, *loop, *fut = NULL;
 
     if (split_call(args, "to_thread", &fn, &rest) < 0)
         return NULL;
     s = bnd_sched_current(st);
-    job = s == NULL ? NULL : py_job_new(fn, rest, kwargs);
+    loop = s == NULL ? NULL : bnd_sched_loop(s);
+    if (loop != NULL)
+        fut = PyObject_CallMethodNoArgs(loop, st->str_create_future);
+    if (fut != NULL && call_into_future(st, s, fut, fn, rest, kwargs) < 0)
+        Py_CLEAR(fut);
     Py_DECREF(rest);
-    if (job == NULL)
-        return NULL;
-    loop = bnd_sched_loop(s);
-    fut = loop == NULL ? NULL
-                       : PyObject_CallMethodNoArgs(loop,
-                                                   st->str_create_future);
-    if (fut == NULL) {
-        py_job_discard(job);
-        return NULL;
-    }
-    job->base.future = Py_NewRef(fut);
-    if (bnd_job_submit(st, s, &job->base) < 0) {
-        py_job_discard(job);
-        Py_DECREF(fut);
-        return NULL;
-    }
-    if (bnd_job_cancel_with(st, &job->base, fut) < 0) {
-        /* The job runs anyway; only early cancellation is lost. */
-        PyErr_WriteUnraisable(fut);
-    }
     return fut;
+}
+
+PyDoc_STRVAR(call_into_doc,
+             "call_into(future, fn, /, *args, **kwargs)\n--\n\n"
+             "As to_thread(), but settles the future given (a future of the "
+             "running\nloop, which may be a subclass).");
+
+static PyObject *
+module_call_into(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    bnd_state *st = bnd_get_state(module);
+    SchedulerObject *s;
+    PyObject *fut, *fn, *rest;
+    int r;
+
+    if (PyTuple_GET_SIZE(args) < 2) {
+        PyErr_SetString(PyExc_TypeError,
+                        "call_into() needs a future and a function: "
+                        "call_into(future, fn, *args, **kwargs)");
+        return NULL;
+    }
+    fut = PyTuple_GET_ITEM(args, 0);
+    fn = PyTuple_GET_ITEM(args, 1);
+    s = bnd_sched_current(st);
+    if (s == NULL)
+        return NULL;
+    rest = PyTuple_GetSlice(args, 2, PyTuple_GET_SIZE(args));
+    if (rest == NULL)
+        return NULL;
+    r = call_into_future(st, s, fut, fn, rest, kwargs);
+    Py_DECREF(rest);
+    if (r < 0)
+        return NULL;
+    return Py_NewRef(fut);
 }
 
 /* ------------------------------------------------------------------ */
@@ -729,6 +768,8 @@ static PyMethodDef offload_functions[] = {
      METH_VARARGS | METH_KEYWORDS, offload_doc},
     {"to_thread", (PyCFunction)(void (*)(void))module_to_thread,
      METH_VARARGS | METH_KEYWORDS, to_thread_doc},
+    {"call_into", (PyCFunction)(void (*)(void))module_call_into,
+     METH_VARARGS | METH_KEYWORDS, call_into_doc},
     {"configure_pool", module_configure_pool, METH_O, configure_pool_doc},
     {"pool_stats", module_pool_stats, METH_NOARGS, pool_stats_doc},
     {"shutdown", module_shutdown, METH_VARARGS, shutdown_doc},

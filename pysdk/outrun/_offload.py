@@ -3,9 +3,10 @@ blocking decorator."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 import _outrun
 from _outrun import Output
@@ -26,12 +27,38 @@ def offload(fn: Callable[P, R], /, *args: P.args,
     return _outrun.offload(fn, *args, **kwargs)
 
 
-async def to_thread(fn: Callable[P, R], /, *args: P.args,
-                    **kwargs: P.kwargs) -> R:
+class _ThreadCall(asyncio.Future):  # type: ignore[type-arg]
+    """The awaitable outrun.to_thread returns: a loop future that also
+    behaves as a coroutine (send/throw/close), so that it goes wherever
+    asyncio.to_thread's coroutine goes (await, gather, create_task,
+    wait_for) while gather and ensure_future take it as the future it is,
+    with no Task per call."""
+
+    __slots__ = ()
+
+    def send(self, value: Any) -> Any:
+        if not self.done():
+            self._asyncio_future_blocking = True
+            return self
+        raise StopIteration(self.result())
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        if val is None:
+            raise typ
+        raise val.with_traceback(tb) if tb is not None else val
+
+    def close(self) -> None:
+        pass
+
+
+def to_thread(fn: Callable[P, R], /, *args: P.args,
+              **kwargs: P.kwargs) -> Awaitable[R]:
     """A faster ``asyncio.to_thread``: the same signature and semantics, on
     Outrun's native pool.  Cancelling it cancels the call if it has not
-    started; a call already running finishes and its result is dropped."""
-    return await _outrun.to_thread(fn, *args, **kwargs)
+    started; a call already running finishes and its result is dropped.
+    Call it from a running event loop."""
+    call = _ThreadCall(loop=asyncio.get_running_loop())
+    return _outrun.call_into(call, fn, *args, **kwargs)
 
 
 def blocking(fn: Callable[P, R]) -> Callable[P, Output[R]]:
