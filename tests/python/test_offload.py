@@ -78,9 +78,19 @@ def test_to_thread_is_a_drop_in_for_asyncio_to_thread(new_loop):
         assert got == ((1, 2), {"x": 3})
         with pytest.raises(ZeroDivisionError):
             await outrun.to_thread(lambda: 1 / 0)
-        # A coroutine, like asyncio.to_thread's, so create_task takes it.
+        # It goes wherever asyncio.to_thread's coroutine goes.
         t = asyncio.create_task(outrun.to_thread(sum, [1, 2]))
         assert await t == 3
+        assert await asyncio.wait_for(outrun.to_thread(max, 4, 5), 30) == 5
+        assert asyncio.iscoroutine(outrun.to_thread(int))
+        # A task around it cancels the call too.
+        gate = threading.Event()
+        t = asyncio.create_task(outrun.to_thread(gate.wait, 30))
+        await asyncio.sleep(0)
+        t.cancel()
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await t
 
     run(new_loop, main)
 
