@@ -288,6 +288,28 @@ future_done(bnd_state *st, PyObject *fut)
     return b;
 }
 
+/* A future of a loop that has closed cannot take a result any more (its
+ * callbacks have nowhere to run): that is no error at shutdown. */
+static void
+forgive_closed_loop(bnd_job *job)
+{
+    PyObject *loop, *closed;
+
+    if (!PyErr_ExceptionMatches(PyExc_RuntimeError))
+        return;
+    loop = PyWeakref_GetObject(job->sched->loop_ref); /* borrowed */
+    if (loop == NULL)
+        return;
+    if (loop == Py_None) {
+        PyErr_Clear();
+        return;
+    }
+    closed = PyObject_CallMethod(loop, "is_closed", NULL);
+    if (closed != NULL && PyObject_IsTrue(closed) == 1)
+        PyErr_Clear();
+    Py_XDECREF(closed);
+}
+
 void
 bnd_job_resolve(bnd_job *job, PyObject *value)
 {
@@ -298,6 +320,8 @@ bnd_job_resolve(bnd_job *job, PyObject *value)
     if (job->future != NULL && future_done(st, job->future) == 0) {
         PyObject *r = PyObject_CallMethodOneArg(job->future,
                                                 st->str_set_result, value);
+        if (r == NULL)
+            forgive_closed_loop(job);
         Py_XDECREF(r);
     }
     Py_DECREF(value);
@@ -313,6 +337,8 @@ bnd_job_reject(bnd_job *job, PyObject *exc)
     if (job->future != NULL && future_done(st, job->future) == 0) {
         PyObject *r = PyObject_CallMethodOneArg(job->future,
                                                 st->str_set_exception, exc);
+        if (r == NULL)
+            forgive_closed_loop(job);
         Py_XDECREF(r);
     }
 }

@@ -82,7 +82,9 @@ def test_to_thread_is_a_drop_in_for_asyncio_to_thread(new_loop):
         t = asyncio.create_task(outrun.to_thread(sum, [1, 2]))
         assert await t == 3
         assert await asyncio.wait_for(outrun.to_thread(max, 4, 5), 30) == 5
-        assert asyncio.iscoroutine(outrun.to_thread(int))
+        call = outrun.to_thread(int, 7)
+        assert asyncio.iscoroutine(call)
+        assert await call == 7
         # A task around it cancels the call too.
         gate = threading.Event()
         t = asyncio.create_task(outrun.to_thread(gate.wait, 30))
