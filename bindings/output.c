@@ -479,88 +479,93 @@ mark_internal(PyObject *c, PyObject *x)
         ((OutputObject *)c)->flags |= OUT_F_OBSERVED;
 }
 
-/* Converts the items of a list or tuple (or the values of a dict).  *out
- * is NULL when none holds an Output or awaitable. */
+/* Appends (position, Output) to the lists, making them on first use. */
 static int
-convert_container(bnd_state *st, PyObject *x, PyObject **out)
+collect_one(PyObject **positions, PyObject **inputs, PyObject *position,
+            PyObject *c)
 {
-    PyObject *positions = NULL, *inputs = NULL, *template = NULL;
-    int agg, rc = -1;
-
-    *out = NULL;
-    if (Py_EnterRecursiveCall(" while converting an input to an Output"))
+    if (*positions == NULL) {
+        *positions = PyList_New(0);
+        *inputs = PyList_New(0);
+        if (*positions == NULL || *inputs == NULL)
+            return -1;
+    }
+    if (PyList_Append(*positions, position) < 0)
         return -1;
+    return PyList_Append(*inputs, c);
+}
+
+/* Converts the values of a dict, or the items of a list or tuple, and
+ * collects the ones that are or hold an Output or awaitable: their
+ * positions (keys, or indexes) and their Outputs, in two lists.  Both stay
+ * NULL when there is none.  Returns 0 or -1. */
+static int
+collect(bnd_state *st, PyObject *x, PyObject **positions, PyObject **inputs)
+{
+    PyObject *c = NULL, *position = NULL;
+    int r = -1;
+
+    *positions = *inputs = NULL;
     if (PyDict_Check(x)) {
         PyObject *key, *value;
         Py_ssize_t pos = 0;
 
-        agg = AGG_DICT;
         while (PyDict_Next(x, &pos, &key, &value)) {
-            PyObject *c;
-
             Py_INCREF(key);
             Py_INCREF(value);
-            if (convert(st, value, &c) < 0) {
-                Py_DECREF(key);
-                Py_DECREF(value);
-                goto done;
-            }
-            Py_DECREF(value);
-            if (c != NULL) {
+            r = convert(st, value, &c);
+            if (r == 0 && c != NULL) {
                 mark_internal(c, value);
-                if (positions == NULL) {
-                    positions = PyList_New(0);
-                    inputs = PyList_New(0);
-                    if (positions == NULL || inputs == NULL) {
-                        Py_DECREF(key);
-                        Py_DECREF(c);
-                        goto done;
-                    }
-                }
-                if (PyList_Append(positions, key) < 0 ||
-                    PyList_Append(inputs, c) < 0) {
-                    Py_DECREF(key);
-                    Py_DECREF(c);
-                    goto done;
-                }
-                Py_DECREF(c);
+                r = collect_one(positions, inputs, key, c);
             }
+            Py_CLEAR(c);
+            Py_DECREF(value);
             Py_DECREF(key);
+            if (r < 0)
+                goto error;
         }
-    } else {
-        agg = PyTuple_Check(x) ? AGG_TUPLE : AGG_LIST;
-        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(x); i++) {
-            PyObject *item = PySequence_Fast_GET_ITEM(x, i);
-            PyObject *c, *index;
-
-            Py_INCREF(item);
-            if (convert(st, item, &c) < 0) {
-                Py_DECREF(item);
-                goto done;
-            }
-            Py_DECREF(item);
-            if (c == NULL)
-                continue;
-            mark_internal(c, item);
-            if (positions == NULL) {
-                positions = PyList_New(0);
-                inputs = PyList_New(0);
-                if (positions == NULL || inputs == NULL) {
-                    Py_DECREF(c);
-                    goto done;
-                }
-            }
-            index = PyLong_FromSsize_t(i);
-            if (index == NULL || PyList_Append(positions, index) < 0 ||
-                PyList_Append(inputs, c) < 0) {
-                Py_XDECREF(index);
-                Py_DECREF(c);
-                goto done;
-            }
-            Py_DECREF(index);
-            Py_DECREF(c);
-        }
+        return 0;
     }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(x); i++) {
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(x, i));
+
+        r = convert(st, item, &c);
+        if (r == 0 && c != NULL) {
+            mark_internal(c, item);
+            position = PyLong_FromSsize_t(i);
+            r = position == NULL
+                    ? -1
+                    : collect_one(positions, inputs, position, c);
+            Py_CLEAR(position);
+        }
+        Py_CLEAR(c);
+        Py_DECREF(item);
+        if (r < 0)
+            goto error;
+    }
+    return 0;
+error:
+    Py_CLEAR(*positions);
+    Py_CLEAR(*inputs);
+    return -1;
+}
+
+/* Converts a non-empty dict, list or tuple.  *out is NULL when nothing in
+ * it is or holds an Output or awaitable (x stands for itself). */
+static int
+convert_container(bnd_state *st, PyObject *x, PyObject **out)
+{
+    PyObject *positions = NULL, *inputs = NULL, *template = NULL;
+    int agg = PyDict_Check(x) ? AGG_DICT
+              : PyTuple_Check(x) ? AGG_TUPLE
+                                 : AGG_LIST;
+    int rc = -1;
+
+    *out = NULL;
+    if (Py_EnterRecursiveCall(" while converting an input to an Output"))
+        return -1;
+    if (collect(st, x, &positions, &inputs) < 0)
+        goto done;
     if (positions == NULL) {
         rc = 0;
         goto done;
@@ -1113,53 +1118,17 @@ error:
 PyObject *
 bnd_output_all_of(bnd_state *st, PyObject *template, int agg, PyObject *extra)
 {
-    PyObject *positions = PyList_New(0), *inputs = PyList_New(0);
-    PyObject *result = NULL;
+    PyObject *positions, *inputs, *result = NULL;
 
-    if (positions == NULL || inputs == NULL)
-        goto done;
-    if (PyDict_Check(template)) {
-        PyObject *key, *value;
-        Py_ssize_t pos = 0;
-
-        while (PyDict_Next(template, &pos, &key, &value)) {
-            PyObject *c;
-
-            if (convert(st, value, &c) < 0)
-                goto done;
-            if (c == NULL)
-                continue;
-            mark_internal(c, value);
-            if (PyList_Append(positions, key) < 0 ||
-                PyList_Append(inputs, c) < 0) {
-                Py_DECREF(c);
-                goto done;
-            }
-            Py_DECREF(c);
-        }
-    } else {
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(template); i++) {
-            PyObject *c, *index;
-
-            if (convert(st, PyList_GET_ITEM(template, i), &c) < 0)
-                goto done;
-            if (c == NULL)
-                continue;
-            mark_internal(c, PyList_GET_ITEM(template, i));
-            index = PyLong_FromSsize_t(i);
-            if (index == NULL || PyList_Append(positions, index) < 0 ||
-                PyList_Append(inputs, c) < 0) {
-                Py_XDECREF(index);
-                Py_DECREF(c);
-                goto done;
-            }
-            Py_DECREF(index);
-            Py_DECREF(c);
-        }
+    if (collect(st, template, &positions, &inputs) < 0)
+        return NULL;
+    if (positions == NULL) {
+        positions = PyList_New(0);
+        inputs = PyList_New(0);
     }
-    result = (PyObject *)make_all_node(st, template, positions, inputs, agg,
-                                       extra);
-done:
+    if (positions != NULL && inputs != NULL)
+        result = (PyObject *)make_all_node(st, template, positions, inputs,
+                                           agg, extra);
     Py_XDECREF(positions);
     Py_XDECREF(inputs);
     return result;
