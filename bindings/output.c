@@ -205,6 +205,19 @@ exit_is_set(void)
            PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
 }
 
+void
+bnd_output_abandon(OutputObject *o)
+{
+    bnd_exc_state saved;
+
+    if (o->state != OUT_PENDING)
+        return;
+    saved = bnd_exc_save();
+    o->flags |= OUT_F_OBSERVED;
+    bnd_output_reject(o, PyExc_RuntimeError, 0);
+    bnd_exc_restore(saved);
+}
+
 /* Rejects o with the exception that is set, traceback included.  A
  * SystemExit or KeyboardInterrupt settles o but stays set, so that it
  * leaves the drain and the loop as it would from any asyncio callback. */
@@ -622,11 +635,7 @@ convert(bnd_state *st, PyObject *x, PyObject **out)
         if (await_into(st, d, x) < 0) {
             /* The failure is the caller's to see; settle d quietly so
              * that nothing waits for it. */
-            bnd_exc_state exc = bnd_exc_save();
-
-            d->flags |= OUT_F_OBSERVED;
-            bnd_output_reject(d, PyExc_RuntimeError, 0);
-            bnd_exc_restore(exc);
+            bnd_output_abandon(d);
             Py_DECREF(d);
             return -1;
         }
@@ -1009,11 +1018,7 @@ bnd_output_derive(OutputObject *src, int op, int agg, PyObject *fn, int flags)
     d->source = Py_NewRef((PyObject *)src);
     if (bnd_output_register(st, s, src, Py_NewRef((PyObject *)d)) < 0) {
         /* d never runs: settle it so nothing waits for it. */
-        bnd_exc_state exc = bnd_exc_save();
-
-        d->flags |= OUT_F_OBSERVED;
-        bnd_output_reject(d, PyExc_RuntimeError, 0);
-        bnd_exc_restore(exc);
+        bnd_output_abandon(d);
         Py_DECREF(d);
         return NULL;
     }
@@ -1093,13 +1098,7 @@ make_all_node(bnd_state *st, PyObject *template, PyObject *positions,
             continue;
         if (bnd_output_register(st, s, in, Py_NewRef((PyObject *)d)) <
             0) {
-            bnd_exc_state exc = bnd_exc_save();
-
-            if (d->state == OUT_PENDING) {
-                d->flags |= OUT_F_OBSERVED;
-                bnd_output_reject(d, PyExc_RuntimeError, 0);
-            }
-            bnd_exc_restore(exc);
+            bnd_output_abandon(d);
             Py_CLEAR(d);
             goto error;
         }

@@ -28,6 +28,11 @@ bnd_output_resolve(OutputObject *o, PyObject *value, int known, int secret,
 void
 bnd_output_reject(OutputObject *o, PyObject *exc, int origin);
 
+/* Settles a pending Output whose making failed, so that nothing waits for
+ * it: quietly (never reported), keeping the exception that is set. */
+void
+bnd_output_abandon(OutputObject *o);
+
 /* Runs target (stolen) once src settles (at once if it has), on s.
  * Returns 0 or -1. */
 int

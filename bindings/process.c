@@ -389,11 +389,7 @@ module_spawn(PyObject *module, PyObject *args, PyObject *kwargs)
         goto error;
     job->base.out = (OutputObject *)Py_NewRef((PyObject *)out);
     if (bnd_job_submit(st, s, &job->base) < 0) {
-        bnd_exc_state exc = bnd_exc_save();
-
-        out->flags |= OUT_F_OBSERVED;
-        bnd_output_reject(out, PyExc_RuntimeError, 0);
-        bnd_exc_restore(exc);
+        bnd_output_abandon(out);
         Py_DECREF(out);
         goto error;
     }
