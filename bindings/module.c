@@ -102,7 +102,8 @@ module_exec(PyObject *module)
         bnd_output_init(module, st) < 0 ||
         bnd_watchdog_init(module, st) < 0 ||
         bnd_offload_init(module, st) < 0 ||
-        bnd_process_init(module, st) < 0)
+        bnd_process_init(module, st) < 0 ||
+        bnd_ffi_init(module, st) < 0)
         return -1;
     return register_shutdown(module);
 }

@@ -64,6 +64,11 @@ bnd_offload_init(PyObject *module, bnd_state *st);
 long
 bnd_process_kill_all(bnd_state *st);
 
+/* Registers FfiFunction and the ffi helpers (ffi.c).
+ * Thread: loop; GIL: held. */
+int
+bnd_ffi_init(PyObject *module, bnd_state *st);
+
 /* Registers the process functions (spawn).
  * Thread: loop; GIL: held. */
 int

@@ -10,7 +10,7 @@ from __future__ import annotations
 import _outrun
 from _outrun import UNKNOWN, Output, Unknown, contains_unknowns, deferred_output
 
-from outrun import process
+from outrun import ffi, process
 from outrun._host import run, track
 from outrun._offload import blocking, offload, to_thread
 
@@ -24,6 +24,7 @@ __all__ = [
     "blocking",
     "contains_unknowns",
     "deferred_output",
+    "ffi",
     "offload",
     "process",
     "run",

@@ -57,6 +57,18 @@ async def main():
         pass
     else:
         raise AssertionError("a missing program was not reported")
+    libm = outrun.ffi.load("m")
+    cos = libm.function("cos", "double", ["double"])
+    assert cos.call(0.0) == 1.0 and await cos(0.0).future() == 1.0
+    libc = outrun.ffi.load("c")
+    libc.cdef("size_t strlen(const char *s);")
+    assert await libc.strlen("four").future() == 4
+    try:
+        libc.strlen.call(4)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("a wrong argument type was accepted")
     # Left running: the host's shutdown kills it and exits.
     outrun.process.run(["sleep", "30"])
     print("offload tour: ok")
