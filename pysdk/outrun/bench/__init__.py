@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from outrun.bench import offload, output, process, startup
+from outrun.bench import ffi, offload, output, process, startup
 from outrun.bench._harness import Row, print_table, write_json
 
 # name -> (what it measures, function(host, runs, scale) -> rows,
@@ -34,6 +34,10 @@ SCENARIOS: dict[
     "process": (("outrun.process.run beside create_subprocess_exec and "
                  "subprocess.run in to_thread (1,000 x true)"),
                 process.run, 5),
+    "ffi": (("outrun.ffi beside ctypes on the loop thread and in "
+             "asyncio.to_thread (trivial call sync, one at a time and "
+             "10,000 gathered; 1,000 x a 10 ms blocking call)"),
+            ffi.run, 7),
 }
 
 
@@ -53,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="measurements per side (default: per scenario)")
     p.add_argument("--scale", type=float, default=1.0, metavar="F",
                    help="multiply the sizes of sized scenarios (output, "
-                        "offload, process) "
+                        "offload, process, ffi) "
                         "by F, e.g. 0.01 for a quick check (default: 1)")
     p.add_argument("--json", metavar="FILE", dest="json_file",
                    help="also write the results as JSON to FILE")
