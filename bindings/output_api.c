@@ -887,26 +887,32 @@ Output_finalize(OutputObject *self)
     if (self->state == OUT_REJECTED &&
         !(self->flags & (OUT_F_OBSERVED | OUT_F_REPORTED)) &&
         (self->sched == NULL || !self->sched->collect_failures)) {
-        PyObject *ctx = NULL, *r = NULL;
-
-        self->flags |= OUT_F_REPORTED;
+        bnd_state *st = bnd_get_state_by_type(Py_TYPE(self));
+        PyObject *ctx = NULL, *handler = NULL, *r = NULL;
         PyObject *loop = self->sched != NULL
                              ? PyWeakref_GetObject(self->sched->loop_ref)
                              : NULL;
 
-        if (loop != NULL && loop != Py_None)
-            ctx = Py_BuildValue("{sssOsO}", "message",
+        self->flags |= OUT_F_REPORTED;
+        /* The report runs from the loop, not from here: a finalizer can
+         * run inside any allocation, and the exception handler formats a
+         * traceback, which in 3.11 parses source with ast; re-entering
+         * the AST converter from a collection it triggered corrupts its
+         * depth counter ("AST constructor recursion depth mismatch"). */
+        if (loop != NULL && loop != Py_None) {
+            ctx = Py_BuildValue("{sssO}", "message",
                                 "Output exception was never retrieved",
-                                "exception", self->value, "output",
-                                (PyObject *)self);
-        if (ctx != NULL)
-            r = PyObject_CallMethodOneArg(
-                loop,
-                bnd_get_state_by_type(Py_TYPE(self))
-                    ->str_call_exception_handler,
-                ctx);
+                                "exception", self->value);
+            handler = PyObject_GetAttr(loop,
+                                       st->str_call_exception_handler);
+            if (ctx != NULL && handler != NULL)
+                r = PyObject_CallMethodObjArgs(loop, st->str_call_soon,
+                                               handler, ctx, NULL);
+        }
         Py_XDECREF(ctx);
+        Py_XDECREF(handler);
         if (r == NULL) {
+            /* No loop to run it (gone or closed). */
             PyErr_Clear();
             PyErr_SetObject((PyObject *)Py_TYPE(self->value), self->value);
             PyErr_WriteUnraisable((PyObject *)self);
