@@ -415,16 +415,9 @@ FfiFunction_call(FfiFunctionObject *f, PyObject *args, PyObject *kwargs)
     job->base.job.work = ffi_work;
     job->base.finish = ffi_finish;
     job->base.free_payload = ffi_free;
-    out = bnd_output_new_pending(st, s, OP_NONE);
+    out = bnd_job_submit_output(st, s, &job->base);
     if (out == NULL)
         goto error;
-    job->base.out = (OutputObject *)Py_NewRef((PyObject *)out);
-    if (bnd_job_submit(st, s, &job->base) < 0) {
-        bnd_output_abandon(out);
-        Py_DECREF(out);
-        Py_CLEAR(job->base.out);
-        goto error;
-    }
     return (PyObject *)out;
 error:
     ffi_free(&job->base);

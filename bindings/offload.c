@@ -275,6 +275,23 @@ bnd_job_submit(bnd_state *st, SchedulerObject *s, bnd_job *job)
     return 0;
 }
 
+OutputObject *
+bnd_job_submit_output(bnd_state *st, SchedulerObject *s, bnd_job *job)
+{
+    OutputObject *out = bnd_output_new_pending(st, s, OP_NONE);
+
+    if (out == NULL)
+        return NULL;
+    job->out = (OutputObject *)Py_NewRef((PyObject *)out);
+    if (bnd_job_submit(st, s, job) < 0) {
+        bnd_output_abandon(out);
+        Py_CLEAR(job->out);
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
 static int
 future_done(bnd_state *st, PyObject *fut)
 {
@@ -559,18 +576,9 @@ module_offload(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_DECREF(rest);
     if (job == NULL)
         return NULL;
-    out = bnd_output_new_pending(st, s, OP_NONE);
-    if (out == NULL) {
+    out = bnd_job_submit_output(st, s, &job->base);
+    if (out == NULL)
         py_job_discard(job);
-        return NULL;
-    }
-    job->base.out = (OutputObject *)Py_NewRef((PyObject *)out);
-    if (bnd_job_submit(st, s, &job->base) < 0) {
-        bnd_output_abandon(out);
-        py_job_discard(job);
-        Py_DECREF(out);
-        return NULL;
-    }
     return (PyObject *)out;
 }
 

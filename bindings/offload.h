@@ -40,6 +40,13 @@ bnd_sched_channel(SchedulerObject *s);
 int
 bnd_job_submit(bnd_state *st, SchedulerObject *s, bnd_job *job);
 
+/* Submits job for s with a new pending Output for it to settle.  Returns
+ * the Output, or NULL with an exception set: then nothing was submitted,
+ * job->out is NULL again, and the caller frees the job.
+ * Thread: loop; GIL: held. */
+OutputObject *
+bnd_job_submit_output(bnd_state *st, SchedulerObject *s, bnd_job *job);
+
 /* Settles job->out or job->future with value (stolen) / exc (borrowed).
  * Thread: loop; GIL: held. */
 void

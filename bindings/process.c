@@ -384,15 +384,9 @@ module_spawn(PyObject *module, PyObject *args, PyObject *kwargs)
         PyErr_SetFromErrno(PyExc_OSError);
         goto error;
     }
-    out = bnd_output_new_pending(st, s, OP_NONE);
+    out = bnd_job_submit_output(st, s, &job->base);
     if (out == NULL)
         goto error;
-    job->base.out = (OutputObject *)Py_NewRef((PyObject *)out);
-    if (bnd_job_submit(st, s, &job->base) < 0) {
-        bnd_output_abandon(out);
-        Py_DECREF(out);
-        goto error;
-    }
     job->next = st->spawns;
     if (st->spawns != NULL)
         st->spawns->prev = job;

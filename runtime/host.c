@@ -224,54 +224,49 @@ cleanup:
 /* Running a command                                                   */
 /* ------------------------------------------------------------------ */
 
+/* Sets dict[key] to v (stolen; NULL means an error is set). */
 static int
-set_str(PyObject *dict, const char *key, const char *value)
+set_item(PyObject *dict, const char *key, PyObject *v)
 {
-    PyObject *v;
     int r;
 
-    if (value == NULL || value[0] == '\0')
-        return PyDict_SetItemString(dict, key, Py_None);
-    v = PyUnicode_DecodeFSDefault(value);
     if (v == NULL)
         return -1;
     r = PyDict_SetItemString(dict, key, v);
     Py_DECREF(v);
     return r;
+}
+
+/* A str of a file-system string, or None for NULL or "". */
+static PyObject *
+str_or_none(const char *value)
+{
+    if (value == NULL || value[0] == '\0')
+        return Py_NewRef(Py_None);
+    return PyUnicode_DecodeFSDefault(value);
+}
+
+static int
+set_str(PyObject *dict, const char *key, const char *value)
+{
+    return set_item(dict, key, str_or_none(value));
 }
 
 /* Sets key to a float of seconds, or None when off (0). */
 static int
 set_seconds(PyObject *dict, const char *key, double seconds)
 {
-    PyObject *v;
-    int r;
-
-    if (seconds <= 0)
-        return PyDict_SetItemString(dict, key, Py_None);
-    v = PyFloat_FromDouble(seconds);
-    if (v == NULL)
-        return -1;
-    r = PyDict_SetItemString(dict, key, v);
-    Py_DECREF(v);
-    return r;
+    return set_item(dict, key,
+                    seconds > 0 ? PyFloat_FromDouble(seconds)
+                                : Py_NewRef(Py_None));
 }
 
 /* Sets key to an int, or None when 0 (the default applies). */
 static int
 set_count(PyObject *dict, const char *key, unsigned n)
 {
-    PyObject *v;
-    int r;
-
-    if (n == 0)
-        return PyDict_SetItemString(dict, key, Py_None);
-    v = PyLong_FromUnsignedLong(n);
-    if (v == NULL)
-        return -1;
-    r = PyDict_SetItemString(dict, key, v);
-    Py_DECREF(v);
-    return r;
+    return set_item(dict, key,
+                    n > 0 ? PyLong_FromUnsignedLong(n) : Py_NewRef(Py_None));
 }
 
 /* Builds the options dict that outrun._host.main() takes. */
