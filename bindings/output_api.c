@@ -715,6 +715,32 @@ Output_peek(OutputObject *self, PyObject *unused)
     return r;
 }
 
+PyDoc_STRVAR(Output_watch_doc,
+             "_watch(callback)\n--\n\n"
+             "Calls callback(self) from the loop's ready queue once this "
+             "Output has\nsettled, either way (soon, if it has already).  "
+             "For the engine.");
+
+static PyObject *
+Output_watch(OutputObject *self, PyObject *callback)
+{
+    bnd_state *st = bnd_get_state_by_type(Py_TYPE(self));
+    SchedulerObject *s;
+
+    if (!PyCallable_Check(callback)) {
+        PyErr_Format(PyExc_TypeError,
+                     "_watch() takes a callable, not %.100s",
+                     Py_TYPE(callback)->tp_name);
+        return NULL;
+    }
+    s = bnd_sched_current(st);
+    if (s == NULL)
+        return NULL;
+    if (bnd_output_register(st, s, self, Py_NewRef(callback)) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 /* deferred_output(): (output, resolve). */
 static PyObject *
 deferred_resolve(PyObject *self, PyObject *other)
@@ -984,6 +1010,7 @@ static PyMethodDef Output_methods[] = {
      METH_VARARGS | METH_KEYWORDS, Output_resolve_doc},
     {"_reject", (PyCFunction)Output_reject, METH_O, Output_reject_doc},
     {"_peek", (PyCFunction)Output_peek, METH_NOARGS, Output_peek_doc},
+    {"_watch", (PyCFunction)Output_watch, METH_O, Output_watch_doc},
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
      "Output[T], for type hints."},
     {NULL, NULL, 0, NULL},

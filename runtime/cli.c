@@ -14,6 +14,11 @@
  * hands everything after it to the SDK's own parser. */
 static const char *const sdk_commands[] = {
     "bench",
+    "preview",
+    "up",
+    "destroy",
+    "stack",
+    "config",
     NULL,
 };
 
@@ -255,6 +260,12 @@ rt_cli_print_usage(FILE *f)
           "  python [ARGS...]        the embedded python3 interpreter with\n"
           "                          the Outrun SDK importable (-c, -m, a\n"
           "                          script, or the REPL)\n"
+          "  preview                 show what `up` would change\n"
+          "  up                      create, update and delete resources so\n"
+          "                          the stack matches the program\n"
+          "  destroy                 delete every resource of the stack\n"
+          "  stack ls|output|rm      the project's stacks and their outputs\n"
+          "  config [set|get|rm]     the stack's configuration\n"
           "  bench [SCENARIO...]     benchmarks: Outrun beside its peers\n"
           "  help COMMAND            the help of one command\n"
           "\n"

@@ -12,6 +12,10 @@ def main(command: str | None, argv: list[str], options: dict[str, Any]) -> int:
         from outrun.bench import main as bench_main
 
         return bench_main(argv, host_executable=options.get("host_executable"))
+    if command in ("preview", "up", "destroy", "stack", "config"):
+        from outrun._engine import commands
+
+        return commands.main(command, argv, options)
     from outrun._host import UsageError
 
     raise UsageError(f"unknown command '{command}'")

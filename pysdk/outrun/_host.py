@@ -377,7 +377,15 @@ def run(main: Callable[[], Awaitable[T]] | Awaitable[T]) -> Any:
         )
     rt = current()
     if rt is not None:
-        return rt.track(aw)
+        task = rt.track(aw)
+        from outrun._engine import deployment
+
+        dep = deployment.current()
+        if dep is not None:
+            # Under outrun up / preview, a mapping main returns becomes
+            # stack outputs.
+            task.add_done_callback(dep.export_result)
+        return task
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -482,10 +490,13 @@ def _asyncio_run_guard(original: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def run_program(options: dict[str, Any]) -> int:
+def run_program(options: dict[str, Any],
+                program_main: Callable[..., Awaitable[None]] | None = None
+                ) -> int:
     """Runs ``outrun run PROGRAM``: compiles the program, runs its top level
     inside a coroutine on a new loop, waits for tracked work, and maps the
-    outcome to an exit code."""
+    outcome to an exit code.  The engine's commands pass their own
+    ``program_main(rt, code, module)`` coroutine function."""
     global _current
     main_file: str = options["main_file"]
     project_dir: str = options["project_dir"]
@@ -530,7 +541,8 @@ def run_program(options: dict[str, Any]) -> int:
     stalls = StallWatch(loop, stall_ms) if stall_ms else None
     exit_code = EXIT_FAILED
     try:
-        rt.main_task = loop.create_task(_program_main(rt, code, module))
+        rt.main_task = loop.create_task(
+            (program_main or _program_main)(rt, code, module))
         exit_code = _finish(rt)
     finally:
         # Ctrl-C stays routed to the run while the leftover tasks run their

@@ -1,0 +1,611 @@
+"""The engine's commands: ``outrun preview``, ``up``, ``destroy``,
+``stack ls|output|rm`` and ``config [set|get|rm]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+import types
+from dataclasses import dataclass
+from typing import Any
+
+from outrun._engine import deployment as deployment_mod
+from outrun._engine import state as state_mod
+
+# At most this many provider operations run at once unless --parallel says
+# otherwise: as many as the native pool has threads, so that blocking
+# providers all make progress at once, and few enough that a program with
+# thousands of resources does not fire thousands of API calls together.
+DEFAULT_PARALLEL = 64
+DEFAULT_STACK = "dev"
+PROJECT_FILE = "outrun.toml"
+
+_STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class UsageError(Exception):
+    """Wrong use of a command; exit code 2."""
+
+
+@dataclass
+class Project:
+    name: str
+    dir: str
+    main_file: str
+
+
+def find_project(directory: str | None) -> Project:
+    """The project in directory (default: the current one): its
+    outrun.toml's ``main`` (and ``name``), else its __main__.py."""
+    root = os.path.abspath(directory or os.getcwd())
+    if not os.path.isdir(root):
+        raise UsageError(f"'{root}' is not a folder; give -C the folder of "
+                         "a project")
+    name = os.path.basename(root) or "project"
+    main = None
+    cfg_path = os.path.join(root, PROJECT_FILE)
+    if os.path.exists(cfg_path):
+        import tomllib
+
+        try:
+            with open(cfg_path, "rb") as f:
+                cfg = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"cannot read {cfg_path}: {exc}") from None
+        name = str(cfg.get("name", name))
+        if "main" in cfg:
+            main = os.path.join(root, str(cfg["main"]))
+            if not os.path.isfile(main):
+                raise UsageError(
+                    f"{cfg_path} names the program '{cfg['main']}', which "
+                    f"is not a file in {root}")
+    if main is None:
+        candidate = os.path.join(root, "__main__.py")
+        if not os.path.isfile(candidate):
+            raise UsageError(
+                f"no program in {root}: a project is a folder with a "
+                f"__main__.py, or with an {PROJECT_FILE} whose `main` names "
+                "the program file (and `name` the project); use -C DIR to "
+                "point at another folder")
+        main = candidate
+    if not re.match(r"^[A-Za-z0-9_.-]+$", name):
+        raise UsageError(f"the project name '{name}' may only hold letters, "
+                         "digits, '_', '.' and '-'; set `name` in "
+                         f"{PROJECT_FILE}")
+    return Project(name=name, dir=root, main_file=main)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-C", "--cwd", dest="cwd", metavar="DIR",
+                   help="the project folder (default: the current one)")
+    p.add_argument("-s", "--stack", default=None,
+                   help=f"the stack (default: {DEFAULT_STACK}, or "
+                        "OUTRUN_STACK)")
+
+
+def _stack_name(args: argparse.Namespace) -> str:
+    name = args.stack or os.environ.get("OUTRUN_STACK") or DEFAULT_STACK
+    if not _STACK_NAME.match(name):
+        raise UsageError(f"'{name}' is not a valid stack name: use letters, "
+                         "digits, '.', '_' and '-', starting with a letter "
+                         "or digit")
+    return name
+
+
+def _parser(command: str) -> argparse.ArgumentParser:
+    descriptions = {
+        "preview": "Shows what `outrun up` would do, without changing "
+                   "anything.",
+        "up": "Creates, updates, replaces and deletes resources so that the "
+              "stack matches the program.",
+        "destroy": "Deletes every resource of the stack, dependents first.",
+    }
+    p = argparse.ArgumentParser(prog=f"outrun {command}",
+                                description=descriptions[command])
+    _add_common(p)
+    p.add_argument("-p", "--parallel", type=int, default=DEFAULT_PARALLEL,
+                   metavar="N",
+                   help="at most N provider operations at once (default "
+                        f"{DEFAULT_PARALLEL})")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON event per line")
+    p.add_argument("--loop", choices=("asyncio", "uvloop"),
+                   default="asyncio", help="the event loop")
+    p.add_argument("--debug-pending", type=float, nargs="?", const=10.0,
+                   default=None, metavar="S",
+                   help="say what the run waits for when nothing settles "
+                        "for S seconds")
+    if command == "destroy":
+        p.add_argument("-y", "--yes", action="store_true",
+                       help="do not ask for confirmation on a terminal")
+    return p
+
+
+def main(command: str, argv: list[str], options: dict[str, Any]) -> int:
+    try:
+        if command in ("preview", "up", "destroy"):
+            return deploy(command, argv, options)
+        if command == "stack":
+            return stack_command(argv)
+        if command == "config":
+            return config_command(argv)
+    except UsageError as exc:
+        print(f"outrun: error: {exc}", file=sys.stderr)
+        return 2
+    except state_mod.StateError as exc:
+        print(f"outrun: error: {exc}", file=sys.stderr)
+        return 1
+    raise AssertionError(command)
+
+
+def _passphrase(stack: str) -> Any:
+    return lambda: state_mod.passphrase_from_env_or_prompt(stack)
+
+
+def _open_store(project: Project, stack: str, create: bool) -> Any:
+    return state_mod.Store.open(project.dir, create=create,
+                                passphrase=_passphrase(stack))
+
+
+def _add_venv(project: Project) -> None:
+    """The project's .venv (if any) is importable, as under outrun run."""
+    import site
+
+    venv = os.path.join(project.dir, ".venv")
+    ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    sp = os.path.join(venv, "lib", ver, "site-packages")
+    if os.path.isdir(sp):
+        site.addsitedir(sp)
+
+
+def deploy(kind: str, argv: list[str], options: dict[str, Any]) -> int:
+    args = _parser(kind).parse_args(argv)
+    if args.parallel < 1:
+        raise UsageError("--parallel needs a number of at least 1")
+    stack = _stack_name(args)
+    project = find_project(args.cwd)
+    if kind == "preview" and not os.path.exists(
+            os.path.join(project.dir, ".outrun", "state.db")):
+        # Nothing was deployed yet: everything is to be created.
+        return _run(kind, args, stack, project, None, options)
+    store = _open_store(project, stack, create=kind != "preview")
+    try:
+        if kind == "up":
+            store.create_stack(stack)
+        elif not store.has_stack(stack):
+            if kind == "destroy":
+                raise UsageError(f"there is no stack '{stack}' in "
+                                 f"{project.dir}; `outrun stack ls` lists "
+                                 "the stacks")
+        if kind == "destroy" and not args.yes and sys.stdin.isatty() \
+                and sys.stdout.isatty() and not args.json:
+            answer = input(f"Delete every resource of stack '{stack}'? "
+                           "Type the stack's name to confirm: ")
+            if answer.strip() != stack:
+                print("Nothing was deleted.")
+                return 1
+        lock = store.lock(stack, kind) if kind != "preview" else None
+        try:
+            if lock is not None and getattr(lock, "cleared_stale", None):
+                print(f"outrun: note: cleared a stale lock: "
+                      f"{lock.cleared_stale}", file=sys.stderr)
+            return _run(kind, args, stack, project, store, options)
+        finally:
+            if lock is not None:
+                lock.release()
+    finally:
+        store.close()
+
+
+def _run(kind: str, args: argparse.Namespace, stack: str, project: Project,
+         store: Any, options: dict[str, Any]) -> int:
+    from outrun._engine.display import make_display
+    from outrun import _host
+
+    config = store.config(stack) if store is not None \
+        and store.has_stack(stack) else {}
+    display = make_display(kind, stack, project.name, json_mode=args.json)
+    run_id = store.begin_run(stack, kind) if kind != "preview" else None
+    outcome: dict[str, Any] = {"result": "failed", "counts": {}}
+
+    async def engine_main(rt: Any, code: types.CodeType,
+                          module: types.ModuleType) -> None:
+        await _engine_main(rt, code, module, kind, stack, project, store,
+                           display, config, args.parallel, outcome)
+
+    if kind == "destroy":
+        code_main = _destroy_main(kind, stack, project, store, display,
+                                  config, args.parallel, outcome)
+    else:
+        code_main = engine_main
+    _add_venv(project)
+    run_options = {
+        "main_file": project.main_file,
+        "project_dir": project.dir,
+        "loop": args.loop,
+        "debug_pending": args.debug_pending,
+        "threads": options.get("threads"),
+        "stall_warning_ms": options.get("stall_warning_ms"),
+    }
+    try:
+        exit_code = _host.run_program(run_options, program_main=code_main)
+    finally:
+        display.close()
+        if run_id is not None:
+            result = outcome["result"]
+            store.end_run(run_id, result, outcome["counts"])
+    return exit_code
+
+
+async def _engine_main(rt: Any, code: types.CodeType,
+                       module: types.ModuleType, kind: str, stack: str,
+                       project: Project, store: Any, display: Any,
+                       config: Any, parallel: int,
+                       outcome: dict[str, Any]) -> None:
+    from outrun import _host
+
+    rt.attach_outputs()
+    dep = deployment_mod.Deployment(
+        kind=kind, project=project.name, stack=stack, store=store,
+        display=display, parallel=parallel, config=config, loop=rt.loop)
+    dep.track = rt.track
+    display.start()
+    dep.load()
+    deployment_mod._current = dep
+    program_error: BaseException | None = None
+    interrupted = False
+    try:
+        try:
+            result = eval(code, module.__dict__)
+            if asyncio.iscoroutine(result):
+                await result
+            await rt.wait_for_tracked()
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            interrupted = True
+            dep.stop()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            program_error = exc
+            dep.stop()
+        if interrupted or program_error is not None:
+            # Steps already running finish, and are saved.
+            while dep.in_flight or dep.to_resolve or dep.flush_scheduled:
+                await asyncio.sleep(0.01)
+            rt.take_output_failures()
+        elif kind == "up" or kind == "preview":
+            try:
+                await dep.delete_removed()
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                interrupted = True
+        shown = {}
+        if not interrupted and program_error is None:
+            shown = await dep.finish_outputs()
+        elif dep.writer is not None:
+            dep.writer.flush()
+    finally:
+        deployment_mod._current = None
+    user_failures = [e for e in rt.failed
+                     if not isinstance(e, deployment_mod.EngineFailure)]
+    rt.failed.clear()
+    for exc in user_failures:
+        _host.report_failure(exc)
+    if program_error is not None and not isinstance(program_error,
+                                                    SystemExit):
+        _host.report_failure(program_error)
+    failed = bool(dep.failures or user_failures or (
+        program_error is not None and not (
+            isinstance(program_error, SystemExit)
+            and _host.exit_code_of(program_error) == 0)))
+    result = ("interrupted" if interrupted else
+              "failed" if failed else "succeeded")
+    outcome["result"] = result
+    outcome["counts"] = dict(dep.counts)
+    outcome["peak_in_flight"] = dep.peak_in_flight
+    display.finish(_Summary(
+        kind=kind, stack=stack, project=project.name, result=result,
+        counts=dict(dep.counts),
+        duration=time.monotonic() - dep.started_at, outputs=shown,
+        failures=list(dep.failures), skipped=dep.skipped,
+        warnings=list(dep.warnings)))
+    if interrupted:
+        raise KeyboardInterrupt
+    if failed:
+        raise SystemExit(1)
+
+
+def _destroy_main(kind: str, stack: str, project: Project, store: Any,
+                  display: Any, config: Any, parallel: int,
+                  outcome: dict[str, Any]) -> Any:
+    async def destroy_main(rt: Any, code: types.CodeType,
+                           module: types.ModuleType) -> None:
+        rt.attach_outputs()
+        dep = deployment_mod.Deployment(
+            kind=kind, project=project.name, stack=stack, store=store,
+            display=display, parallel=parallel, config=config,
+            loop=rt.loop)
+        dep.track = rt.track
+        display.start()
+        dep.load()
+        interrupted = False
+        try:
+            await dep.delete_removed()
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            interrupted = True
+        if dep.writer is not None:
+            if not dep.failures and not interrupted:
+                dep.writer.set_outputs({}, frozenset())
+            dep.writer.flush()
+        failed = bool(dep.failures)
+        result = ("interrupted" if interrupted else
+                  "failed" if failed else "succeeded")
+        outcome["result"] = result
+        outcome["counts"] = dict(dep.counts)
+        display.finish(_Summary(
+            kind=kind, stack=stack, project=project.name, result=result,
+            counts=dict(dep.counts),
+            duration=time.monotonic() - dep.started_at, outputs={},
+            failures=list(dep.failures), skipped=dep.skipped,
+            warnings=list(dep.warnings)))
+        if interrupted:
+            raise KeyboardInterrupt
+        if failed:
+            raise SystemExit(1)
+
+    return destroy_main
+
+
+@dataclass
+class _Summary:
+    kind: str
+    stack: str
+    project: str
+    result: str
+    counts: dict[str, int]
+    duration: float
+    outputs: dict[str, Any]
+    failures: list[tuple[str, str]]
+    skipped: int
+    warnings: list[str]
+
+
+# --------------------------------------------------------------------------
+# outrun stack ...
+# --------------------------------------------------------------------------
+
+
+def stack_command(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="outrun stack",
+                                description="The project's stacks.")
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    ls = sub.add_parser("ls", help="list the stacks")
+    _add_common(ls)
+    ls.add_argument("--json", action="store_true")
+    out = sub.add_parser("output", help="show the stack's outputs")
+    _add_common(out)
+    out.add_argument("name", nargs="?", help="only this output")
+    out.add_argument("--json", action="store_true")
+    out.add_argument("--show-secrets", action="store_true",
+                     help="show secret values instead of [secret]")
+    rm = sub.add_parser("rm", help="remove a stack that has no resources")
+    _add_common(rm)
+    rm.add_argument("stack_name", nargs="?", metavar="STACK")
+    rm.add_argument("-f", "--force", action="store_true",
+                    help="remove it even if it still has resources (they "
+                         "are forgotten, not deleted)")
+    rm.add_argument("-y", "--yes", action="store_true")
+    args = p.parse_args(argv)
+    if args.action is None:
+        p.print_help()
+        return 2
+    project = find_project(args.cwd)
+    if args.action == "ls":
+        return _stack_ls(project, args)
+    if args.action == "output":
+        return _stack_output(project, args)
+    return _stack_rm(project, args)
+
+
+def _stack_ls(project: Project, args: argparse.Namespace) -> int:
+    path = os.path.join(project.dir, ".outrun", "state.db")
+    if not os.path.exists(path):
+        summaries = []
+    else:
+        store = state_mod.Store.open(project.dir, create=False,
+                                     passphrase=_passphrase("?"))
+        try:
+            summaries = store.stacks()
+        finally:
+            store.close()
+    if args.json:
+        print(json.dumps([{
+            "name": s.name, "resources": s.resources,
+            "last_run": s.last_run, "last_result": s.last_result,
+            "last_time": s.last_time} for s in summaries]))
+        return 0
+    if not summaries:
+        print(f"No stacks in {project.dir} yet; `outrun up` makes one.")
+        return 0
+    print(f"{'NAME':<20} {'RESOURCES':>9}  LAST RUN")
+    for s in summaries:
+        when = (time.strftime("%Y-%m-%d %H:%M:%S",
+                              time.localtime(s.last_time))
+                if s.last_time else "never")
+        last = f"{s.last_run} {s.last_result} at {when}" if s.last_run \
+            else "never"
+        print(f"{s.name:<20} {s.resources:>9}  {last}")
+    return 0
+
+
+def _existing_store(project: Project, stack: str) -> Any:
+    path = os.path.join(project.dir, ".outrun", "state.db")
+    if not os.path.exists(path):
+        raise UsageError(f"there is no stack '{stack}' in {project.dir} yet;"
+                         " `outrun up` makes one")
+    store = state_mod.Store.open(project.dir, create=False,
+                                 passphrase=_passphrase(stack))
+    if not store.has_stack(stack):
+        store.close()
+        raise UsageError(f"there is no stack '{stack}' in {project.dir}; "
+                         "`outrun stack ls` lists the stacks")
+    return store
+
+
+def _stack_output(project: Project, args: argparse.Namespace) -> int:
+    stack = _stack_name(args)
+    store = _existing_store(project, stack)
+    try:
+        if args.show_secrets:
+            values, secret = store.outputs(stack)
+        else:
+            values, secret = _outputs_masked(store, stack)
+    finally:
+        store.close()
+    if args.name is not None:
+        if args.name not in values:
+            names = ", ".join(sorted(values)) or "none"
+            print(f"outrun: error: stack '{stack}' has no output "
+                  f"'{args.name}' (its outputs: {names})", file=sys.stderr)
+            return 1
+        value = values[args.name]
+        if args.json:
+            print(json.dumps(value))
+        elif isinstance(value, str):
+            print(value)
+        else:
+            print(json.dumps(value))
+        return 0
+    if args.json:
+        print(json.dumps(values, indent=2, sort_keys=True))
+        return 0
+    if not values:
+        print(f"Stack '{stack}' has no outputs.")
+        return 0
+    width = max(len(k) for k in values)
+    print(f"Current stack outputs ({len(values)}):")
+    for k in sorted(values):
+        v = values[k]
+        text = v if isinstance(v, str) else json.dumps(v)
+        print(f"    {k:<{width}}  {text}")
+    return 0
+
+
+def _outputs_masked(store: Any, stack: str) -> tuple[dict[str, Any],
+                                                     frozenset[str]]:
+    """The outputs with secrets as "[secret]", without asking for the
+    passphrase."""
+    masked = getattr(store, "outputs_masked", None)
+    if masked is not None:
+        return masked(stack)
+    values, secret = store.outputs(stack)
+    return ({k: ("[secret]" if k in secret else v)
+             for k, v in values.items()}, secret)
+
+
+def _stack_rm(project: Project, args: argparse.Namespace) -> int:
+    stack = args.stack_name or _stack_name(args)
+    store = _existing_store(project, stack)
+    try:
+        lock = store.lock(stack, "stack rm")
+        try:
+            store.remove_stack(stack, force=args.force)
+        finally:
+            lock.release()
+    finally:
+        store.close()
+    print(f"Stack '{stack}' removed.")
+    return 0
+
+
+# --------------------------------------------------------------------------
+# outrun config ...
+# --------------------------------------------------------------------------
+
+
+def config_command(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="outrun config",
+        description="The stack's configuration, read by the program with "
+                    "outrun.Config.  Keys without a namespace belong to "
+                    "the project.")
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    s = sub.add_parser("set", help="set KEY to VALUE")
+    _add_common(s)
+    s.add_argument("key")
+    s.add_argument("value", nargs="?",
+                   help="the value (read from standard input if left out)")
+    s.add_argument("--secret", action="store_true",
+                   help="encrypt it; it is shown as [secret]")
+    g = sub.add_parser("get", help="print one value")
+    _add_common(g)
+    g.add_argument("key")
+    r = sub.add_parser("rm", help="remove KEY")
+    _add_common(r)
+    r.add_argument("key")
+    ls = sub.add_parser("ls", help="list the values (the default)")
+    _add_common(ls)
+    ls.add_argument("--show-secrets", action="store_true")
+    ls.add_argument("--json", action="store_true")
+    if not argv or argv[0].startswith("-"):
+        argv = ["ls", *argv]
+    args = p.parse_args(argv)
+    project = find_project(args.cwd)
+    stack = _stack_name(args)
+    key = getattr(args, "key", None)
+    if key is not None and ":" not in key:
+        key = f"{project.name}:{key}"
+    if args.action == "set":
+        value = args.value
+        if value is None:
+            value = sys.stdin.read().rstrip("\n")
+        store = _open_store(project, stack, create=True)
+        try:
+            store.create_stack(stack)
+            store.set_config(stack, key, value, args.secret)
+        finally:
+            store.close()
+        return 0
+    store = _existing_store(project, stack)
+    try:
+        if args.action == "rm":
+            if not store.remove_config(stack, key):
+                print(f"outrun: error: '{key}' is not set in stack "
+                      f"'{stack}'", file=sys.stderr)
+                return 1
+            return 0
+        if args.action == "get":
+            values = store.config(stack)
+            if key not in values:
+                print(f"outrun: error: '{key}' is not set in stack "
+                      f"'{stack}'; set it with `outrun config set "
+                      f"{args.key} VALUE`", file=sys.stderr)
+                return 1
+            print(values[key].value)
+            return 0
+        return _config_ls(store, stack, args)
+    finally:
+        store.close()
+
+
+def _config_ls(store: Any, stack: str, args: argparse.Namespace) -> int:
+    masked = getattr(store, "config_masked", None)
+    if not args.show_secrets and masked is not None:
+        values = masked(stack)
+    else:
+        values = store.config(stack)
+    rows = {k: ("[secret]" if v.secret and not args.show_secrets
+                else v.value) for k, v in values.items()}
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return 0
+    if not rows:
+        print(f"Stack '{stack}' has no configuration.")
+        return 0
+    width = max(len(k) for k in rows)
+    print(f"{'KEY':<{width}}  VALUE")
+    for k in sorted(rows):
+        print(f"{k:<{width}}  {rows[k]}")
+    return 0

@@ -1,0 +1,1160 @@
+"""The deployment: what one ``outrun preview`` / ``up`` / ``destroy`` does
+with the resources a program declares.
+
+Life of a resource (all on the loop thread unless said otherwise):
+
+1. ``register()`` (from the resource's constructor): URN, parent,
+   provider, options; every input that is an Output (or holds one, or is
+   awaitable) is watched, and so is every ``depends_on`` resource.
+2. When the last of them has settled, the inputs are read (values,
+   secretness, unknowns, the resources they came from) and the step joins
+   the queue of work.
+3. At most ``parallel`` steps run provider code at a time.  A provider
+   that says ``blocking = False`` runs inline; others run on the native
+   pool (plain methods) or on the loop (``async def``), with the operation
+   recorded in the state before it starts, so that a run that dies
+   mid-operation leaves a note for the next one.
+4. The result is queued for the state; one batched commit per loop turn
+   writes it, and only then are the resource's Outputs resolved, so that
+   nothing that depends on a resource starts before the resource is in
+   the state.
+5. After the program and every step, ``up`` deletes what the program no
+   longer declares (and the old halves of replacements), dependents
+   first; then the stack outputs are stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import pickle
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from _outrun import UNKNOWN, Output
+
+from outrun._engine import plan
+from outrun._engine.state import ResourceState
+from outrun.dynamic import DiffResult, ResourceProvider
+
+_current: Deployment | None = None
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def current() -> Deployment | None:
+    return _current
+
+
+class EngineFailure(Exception):
+    """A rejection the engine made (a failed or skipped resource): reported
+    by the run's summary, not as a program traceback."""
+
+
+class ResourceFailedError(EngineFailure):
+    pass
+
+
+class DependencyFailedError(EngineFailure):
+    pass
+
+
+class _Outcome:
+    """What a step's provider calls came to."""
+
+    __slots__ = ("op", "news", "changed", "replaces", "id", "outs", "error",
+                 "dbr")
+
+    def __init__(self) -> None:
+        self.op = ""
+        self.news: dict[str, Any] | None = None
+        self.changed: list[str] = []
+        self.replaces: list[str] = []
+        self.id: str | None = None
+        self.outs: Mapping[str, Any] | None = None
+        self.error: BaseException | None = None
+        self.dbr = False
+
+
+class Step:
+    """One resource of this run, and what happens to it."""
+
+    __slots__ = (
+        "deployment", "res", "urn", "type", "name", "custom", "parent",
+        "provider", "provider_ref", "protect", "retain", "dbr", "ignore",
+        "roc", "import_id", "secret_outs", "keys", "props", "waiting",
+        "watched", "deps", "inputs", "secret_inputs", "unknown_inputs",
+        "old", "op", "started", "elapsed", "ok", "error", "detail",
+        "values", "out_secret", "id_value", "known", "pending_outs",
+        "children", "seq", "settled", "alias_keys", "timeouts", "mode",
+    )
+
+    def __init__(self) -> None:
+        self.pending_outs: dict[str, Output[Any]] | None = None
+        self.children: list[Step] | None = None
+        self.values: Mapping[str, Any] | None = None
+        self.settled = 0  # 0 pending, 1 done, 2 failed, 3 skipped
+        self.ok: bool | None = None
+        self.error: str | None = None
+        self.detail: str | None = None
+        self.elapsed: float | None = None
+        self.started = 0.0
+        self.op = ""
+        self.old: ResourceState | None = None
+        self.inputs: dict[str, Any] = {}
+        self.secret_inputs: frozenset[str] = frozenset()
+        self.out_secret: frozenset[str] = frozenset()
+        self.deps: set[str] = set()
+
+    # Outputs of the resource ------------------------------------------------
+
+    def output(self, key: str) -> Output[Any]:
+        """The Output of one attribute ("id", "urn", "__done", or a
+        property), made on first use."""
+        if self.settled == 1:
+            return self._settled_output(key)
+        if self.settled >= 2:
+            out = Output._pending()
+            out._reject(self._failure())
+            return out
+        pend = self.pending_outs
+        if pend is None:
+            pend = self.pending_outs = {}
+        out = pend.get(key)
+        if out is None:
+            out = pend[key] = Output._pending()
+        return out
+
+    def _settled_output(self, key: str) -> Output[Any]:
+        deps = (self.res,)
+        if key == "id":
+            return Output._resolved(self.id_value if self.known else UNKNOWN,
+                                    self.known, False, deps)
+        if key == "__done":
+            return Output._resolved(None, True, False, deps)
+        values = self.values or {}
+        if key in values:
+            value = values[key]
+            known = self.known or (self.op == plan.SAME)
+            if self.deployment.dry_run and value is UNKNOWN:
+                known = False
+        elif self.deployment.dry_run and self.op != plan.SAME:
+            value, known = UNKNOWN, False
+        else:
+            value, known = None, True
+        return Output._resolved(value, known, key in self.out_secret, deps)
+
+    def _failure(self) -> EngineFailure:
+        if self.settled == 3:
+            return DependencyFailedError(
+                f"resource '{self.name}' was not changed: {self.error}")
+        return ResourceFailedError(
+            f"resource '{self.name}' ({self.type}) failed: {self.error}")
+
+    def settle(self, how: int) -> None:
+        self.settled = how
+        pend = self.pending_outs
+        if pend is None:
+            return
+        self.pending_outs = None
+        if how == 1:
+            for key, out in pend.items():
+                facts = self._settled_output(key)._peek()
+                out._resolve(facts[1], facts[2], facts[3], (self.res,))
+        else:
+            exc = self._failure()
+            for out in pend.values():
+                out._reject(exc)
+
+
+def provider_ref(provider: Any, cache: dict[Any, tuple[str, bytes]]
+                 ) -> tuple[str, bytes]:
+    """A short name for a provider and its pickled form; providers without
+    instance state share one entry per class."""
+    key: Any = type(provider) if not getattr(provider, "__dict__", None) \
+        else id(provider)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    try:
+        blob = pickle.dumps(provider, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - reported to the user
+        raise TypeError(
+            f"the provider {type(provider).__qualname__} cannot be saved in "
+            f"the state ({exc}); define it at module level and keep only "
+            "picklable values on the instance") from None
+    cls = type(provider)
+    ref = (f"{cls.__module__}.{cls.__qualname__}:"
+           f"{hashlib.blake2b(blob, digest_size=6).hexdigest()}")
+    cache[key] = (ref, blob)
+    return ref, blob
+
+
+def _method_kind(cls: type, name: str) -> str:
+    """'base' (not overridden), 'async' or 'sync'."""
+    fn = getattr(cls, name, None)
+    if fn is None or fn is getattr(ResourceProvider, name, None):
+        return "base"
+    return "async" if inspect.iscoroutinefunction(fn) else "sync"
+
+
+class Deployment:
+    """One run of the engine against one stack."""
+
+    def __init__(self, *, kind: str, project: str, stack: str, store: Any,
+                 display: Any, parallel: int, config: Mapping[str, Any],
+                 loop: asyncio.AbstractEventLoop,
+                 target_refresh: bool = False) -> None:
+        self.kind = kind
+        self.dry_run = kind == "preview"
+        self.project = project
+        self.stack = stack
+        self.store = store
+        self.display = display
+        self.parallel = max(1, parallel)
+        self.config = config
+        self.loop = loop
+        self.old: dict[str, ResourceState] = {}
+        self.writer: Any = None
+        self.steps: dict[str, Step] = {}
+        self.seq = 0
+        self.queue: deque[Step] = deque()
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.pumping = False
+        self.unsettled = 0
+        self.idle_future: asyncio.Future[None] | None = None
+        self.to_resolve: list[Step] = []
+        self.commit_waiters: list[asyncio.Future[None]] = []
+        self.flush_scheduled = False
+        self.counts: dict[str, int] = {}
+        self.failures: list[tuple[str, str]] = []
+        self.skipped = 0
+        self.warnings: list[str] = []
+        self.exports: dict[str, Any] = {}
+        self.provider_cache: dict[Any, tuple[str, bytes]] = {}
+        self.known_providers: set[str] = set()
+        self.method_kinds: dict[type, dict[str, str]] = {}
+        self.component_types: dict[str, str] = {}
+        self.stopping = False
+        self.started_at = time.monotonic()
+        self.track: Any = None
+        # Creates an earlier run left unfinished: rows to drop unless this
+        # run declares the resource again.
+        self.stale_creates: dict[str, ResourceState] = {}
+
+    # Set-up ----------------------------------------------------------------
+
+    def load(self) -> None:
+        """Reads the stack's state; reports operations a previous run left
+        unfinished."""
+        self.old = self.store.resources(self.stack) if self.store else {}
+        self.known_providers = set(self.store.providers(self.stack)) \
+            if self.store else set()
+        for key, st in list(self.old.items()):
+            if st.pending is None:
+                continue
+            what = {"creating": "being created", "updating": "being updated",
+                    "deleting": "being deleted"}.get(st.pending, st.pending)
+            msg = (f"{st.urn} was {what} when an earlier run stopped "
+                   "before it finished")
+            if st.pending == "creating":
+                msg += ("; it may exist outside the state: check, and delete "
+                        "it by hand if so (Outrun will create it again)")
+                del self.old[key]
+                self.stale_creates[key] = st
+            else:
+                msg += "; Outrun will " + (
+                    "retry the delete" if st.pending == "deleting"
+                    else "compare it again and update it if needed")
+            self.warn(msg)
+        if self.store is not None and not self.dry_run:
+            self.writer = self.store.writer(self.stack)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.display.diag("warning", message)
+
+    # Registration (from Resource.__init__) ------------------------------
+
+    def register(self, res: Any, t: str, name: str, custom: bool,
+                 props: Mapping[str, Any], opts: Any, remote: bool) -> None:
+        step = Step()
+        step.deployment = self
+        step.res = res
+        step.type = t
+        step.name = name
+        step.custom = custom
+        parent = opts.parent if opts is not None else None
+        pstep = None
+        if parent is not None:
+            pstep = getattr(parent, "_step", None)
+            if pstep is None or not isinstance(parent, _resource_class()):
+                raise TypeError("Resource parent is not a valid Resource")
+        step.parent = pstep
+        qualified = t
+        if pstep is not None:
+            qualified = self.component_types.get(pstep.urn, pstep.type) \
+                + "$" + t
+        urn = (f"urn:pulumi:{self.stack}::{self.project}::{qualified}"
+               f"::{name}")
+        if urn in self.steps:
+            raise ValueError(
+                f"Duplicate resource URN '{urn}'; try giving it a unique "
+                "name")
+        self.component_types[urn] = qualified
+        step.urn = urn
+        step.keys = tuple(props)
+        step.props = props
+        self.seq += 1
+        step.seq = self.seq
+        protect = opts.protect if opts is not None else None
+        if protect is None and pstep is not None:
+            protect = pstep.protect
+        step.protect = bool(protect)
+        step.retain = bool(opts is not None and opts.retain_on_delete)
+        step.dbr = bool(opts is not None and opts.delete_before_replace)
+        step.ignore = tuple(opts.ignore_changes or ()) if opts else ()
+        step.roc = tuple(opts.replace_on_changes or ()) if opts else ()
+        step.import_id = opts.import_ if opts is not None else None
+        step.timeouts = opts.custom_timeouts if opts is not None else None
+        secret_outs = tuple(type(res)._secret_outputs)
+        if opts is not None and opts.additional_secret_outputs:
+            secret_outs += tuple(opts.additional_secret_outputs)
+        step.secret_outs = secret_outs
+        step.alias_keys = self._alias_urns(opts, t, name, pstep) \
+            if opts is not None and opts.aliases else ()
+        res.__dict__["_step"] = step
+        self.steps[urn] = step
+        if pstep is not None:
+            if pstep.children is None:
+                pstep.children = []
+            pstep.children.append(step)
+        provider = getattr(res, "_provider_impl", None)
+        if provider is None and opts is not None and isinstance(
+                opts.provider, ResourceProvider):
+            provider = opts.provider
+        if provider is None and pstep is not None and not custom:
+            provider = None
+        step.provider = provider
+        if custom and provider is None:
+            raise TypeError(
+                f"no provider for resource '{name}' of type '{t}': Outrun "
+                "runs providers written in Python (outrun.dynamic."
+                "ResourceProvider) and its built-in ones "
+                "(outrun.providers.random)")
+        if provider is not None:
+            step.provider_ref, blob = provider_ref(provider,
+                                                   self.provider_cache)
+            if (step.provider_ref not in self.known_providers
+                    and self.writer is not None):
+                self.writer.put_provider(step.provider_ref, blob)
+            self.known_providers.add(step.provider_ref)
+            step.mode = self._mode(provider)
+        else:
+            step.provider_ref = ""
+            step.mode = "inline"
+        self._busy()
+
+        # What the step waits for.
+        watched: list[tuple[str | None, Output[Any]]] = []
+        for key, value in props.items():
+            if type(value) in _SCALARS:
+                continue
+            if type(value) is Output:
+                watched.append((key, value))
+            elif isinstance(value, _resource_class()):
+                watched.append((key, Output.from_input(value)))
+            else:
+                watched.append((key, Output.from_input(value)))
+        deps_on = opts.depends_on if opts is not None else None
+        if deps_on is not None:
+            for item in deps_on if isinstance(deps_on, (list, tuple)) \
+                    else (deps_on,):
+                watched.extend(self._depends_on(item))
+        if pstep is not None and pstep.custom:
+            watched.append((None, pstep.output("__done")))
+        step.watched = watched
+        step.waiting = len(watched) + 1
+        cb = self._input_settled_cb(step)
+        for _, out in watched:
+            out._watch(cb)
+        cb(None)
+
+    def _depends_on(self, item: Any) -> list[tuple[None, Output[Any]]]:
+        if item is None:
+            return []
+        if isinstance(item, _resource_class()):
+            out = []
+            for s in _expand(item._step):
+                out.append((None, s.output("__done")))
+            return out
+        if isinstance(item, Output) or inspect.isawaitable(item):
+            # An Input of a resource (or a list of them): wait for it, then
+            # for the resources it names.
+            return [(None, Output.from_input(item).apply(
+                self._wait_for_resources))]
+        raise TypeError(f"'depends_on' was passed a value {item!r} that was "
+                        "not a Resource.")
+
+    def _wait_for_resources(self, value: Any) -> Any:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        outs = []
+        for item in items:
+            if item is None:
+                continue
+            if not isinstance(item, _resource_class()):
+                raise TypeError(f"'depends_on' was passed a value {item!r} "
+                                "that was not a Resource.")
+            outs.extend(s.output("__done") for s in _expand(item._step))
+        return Output.all(*outs) if outs else None
+
+    def _alias_urns(self, opts: Any, t: str, name: str,
+                    pstep: Step | None) -> tuple[str, ...]:
+        urns = []
+        for alias in opts.aliases:
+            if isinstance(alias, str):
+                urns.append(alias)
+                continue
+            a_name = name if alias.name is ... else alias.name
+            a_type = t if alias.type_ is ... else alias.type_
+            a_stack = self.stack if alias.stack is ... else alias.stack
+            a_project = self.project if alias.project is ... \
+                else alias.project
+            if alias.parent is ...:
+                parent = pstep
+            elif alias.parent is None:
+                parent = None
+            else:
+                parent = getattr(alias.parent, "_step", None)
+            qualified = a_type
+            if parent is not None:
+                qualified = self.component_types.get(
+                    parent.urn, parent.type) + "$" + a_type
+            urns.append(f"urn:pulumi:{a_stack}::{a_project}::{qualified}"
+                        f"::{a_name}")
+        return tuple(urns)
+
+    def _mode(self, provider: Any) -> str:
+        cls = type(provider)
+        kinds = self.method_kinds.get(cls)
+        if kinds is None:
+            kinds = {m: _method_kind(cls, m) for m in
+                     ("check", "diff", "create", "read", "update", "delete")}
+            kinds["mode"] = (
+                "async" if "async" in kinds.values() else
+                "inline" if not getattr(provider, "blocking", True) else
+                "pool")
+            self.method_kinds[cls] = kinds
+        return kinds["mode"]
+
+    def _input_settled_cb(self, step: Step) -> Any:
+        def settled(_out: Any) -> None:
+            step.waiting -= 1
+            if step.waiting == 0:
+                self._inputs_ready(step)
+        return settled
+
+    # Inputs ready -----------------------------------------------------------
+
+    def _inputs_ready(self, step: Step) -> None:
+        props = step.props
+        inputs = dict(props) if props else {}
+        secret: list[str] = []
+        unknown = False
+        deps: set[str] = set()
+        failed: BaseException | None = None
+        failed_key = None
+        for key, out in step.watched:
+            state, value, known, is_secret, odeps = out._peek()
+            if state == "rejected":
+                if failed is None or isinstance(failed, EngineFailure):
+                    failed, failed_key = value, key
+                continue
+            if odeps:
+                for r in odeps:
+                    s = getattr(r, "_step", None)
+                    if s is not None and s is not step:
+                        deps.add(s.urn)
+            if key is None:
+                continue
+            if not known:
+                unknown = True
+                value = UNKNOWN
+            if is_secret:
+                secret.append(key)
+            inputs[key] = value
+        step.watched = None
+        step.props = None
+        if step.parent is not None:
+            deps.discard(step.parent.urn)
+        step.deps = deps
+        if failed is not None:
+            if isinstance(failed, EngineFailure):
+                step.error = str(failed)
+                self._skip(step, str(failed))
+            else:
+                where = f"its input '{failed_key}'" if failed_key \
+                    else "one of its dependencies"
+                self._skip(step, f"{where} failed: "
+                                 f"{type(failed).__name__}: {failed}")
+            return
+        step.inputs = inputs
+        step.secret_inputs = frozenset(secret)
+        step.unknown_inputs = unknown
+        old = self.old.get(step.urn)
+        if old is None and step.alias_keys:
+            for alias in step.alias_keys:
+                old = self.old.get(alias)
+                if old is not None:
+                    # Taken over under the new URN.
+                    self._aliased(alias, step)
+                    break
+        if old is not None:
+            self.old.pop(old.key, None) if old.urn != step.urn else None
+        step.old = old
+        if not step.custom:
+            self._component(step)
+            return
+        self.queue.append(step)
+        if not self.pumping:
+            self._pump()
+
+    def _aliased(self, alias: str, step: Step) -> None:
+        if self.writer is not None:
+            self.writer.remove(alias)
+        st = self.old.pop(alias)
+        self.old[step.urn] = st
+
+    def _component(self, step: Step) -> None:
+        old = step.old
+        step.values = {}
+        step.out_secret = frozenset()
+        step.known = True
+        if old is None:
+            step.op = plan.CREATE
+        else:
+            step.op = plan.SAME
+        self._record(step, step.op, None, {}, write=old is None
+                     or self._meta_changed(old, step, {}))
+        self.display.same(step) if step.op == plan.SAME else None
+        self._count(step.op)
+        self._done(step)
+
+    def register_outputs(self, res: Any, outputs: Mapping[str, Any]) -> None:
+        step = res._step
+        out = Output.from_input(dict(outputs))
+
+        def store(_o: Any) -> None:
+            state, value, known, secret, _deps = out._peek()
+            if state != "resolved" or not known or step.settled != 1:
+                return
+            step.values = value
+            if secret:
+                step.out_secret = frozenset(value)
+            self._record(step, step.op, None, value, news=step.inputs)
+            if self.writer is not None:
+                self._schedule_flush()
+        out._watch(store)
+
+    # Work queue -------------------------------------------------------------
+
+    def _pump(self) -> None:
+        self.pumping = True
+        try:
+            queue = self.queue
+            while queue and self.in_flight < self.parallel:
+                if self.stopping:
+                    while queue:
+                        s = queue.popleft()
+                        self._skip(s, "the run was interrupted")
+                    break
+                step = queue.popleft()
+                self.in_flight += 1
+                if self.in_flight > self.peak_in_flight:
+                    self.peak_in_flight = self.in_flight
+                step.started = time.monotonic()
+                if step.mode == "inline":
+                    outcome = self._plan(step)
+                    if outcome.error is None and not self.dry_run \
+                            and outcome.op != plan.SAME:
+                        self._operate(step, outcome)
+                    self._finished(step, outcome)
+                else:
+                    self.loop.create_task(self._run_async(step))
+        finally:
+            self.pumping = False
+
+    async def _run_async(self, step: Step) -> None:
+        kinds = self.method_kinds[type(step.provider)]
+        outcome = await self._call(kinds, "plan", self._plan, step)
+        if outcome.error is None and not self.dry_run \
+                and outcome.op != plan.SAME:
+            pending = {plan.CREATE: "creating", plan.IMPORT: "creating",
+                       plan.UPDATE: "updating",
+                       plan.REPLACE: "creating"}[outcome.op]
+            self._intent(step, outcome, pending)
+            await self._commit()
+            outcome = await self._call(kinds, "operate", self._operate_safe,
+                                       step, outcome)
+        self._finished(step, outcome)
+
+    async def _call(self, kinds: dict[str, str], what: str, fn: Any,
+                    *args: Any) -> Any:
+        if kinds["mode"] == "async":
+            return await self._async_phase(what, *args)
+        return await _outrun_to_thread(fn, *args)
+
+    async def _async_phase(self, what: str, step: Step,
+                           outcome: _Outcome | None = None) -> _Outcome:
+        """The plan or operate phase of a provider with async methods: its
+        coroutines are awaited here, its plain methods go to the pool."""
+        prov = step.provider
+
+        async def call(name: str, *args: Any) -> Any:
+            fn = getattr(prov, name)
+            if inspect.iscoroutinefunction(fn):
+                coro = fn(*args)
+                timeout = self._timeout(step, name)
+                if timeout is not None:
+                    return await asyncio.wait_for(coro, timeout)
+                return await coro
+            return await _outrun_to_thread(fn, *args)
+
+        if what == "plan":
+            outcome = _Outcome()
+            try:
+                await self._plan_with(step, outcome, call)
+            except BaseException as exc:  # noqa: BLE001
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                outcome.error = exc
+            return outcome
+        assert outcome is not None
+        try:
+            await self._operate_with(step, outcome, call)
+        except BaseException as exc:  # noqa: BLE001
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            outcome.error = exc
+        return outcome
+
+    def _timeout(self, step: Step, name: str) -> float | None:
+        t = step.timeouts
+        if t is None:
+            return None
+        text = getattr(t, {"create": "create", "update": "update",
+                           "delete": "delete"}.get(name, "read"), None)
+        return parse_duration(text) if text else None
+
+    # Provider calls (inline, on a pool thread, or awaited) ---------------
+
+    def _plan(self, step: Step) -> _Outcome:
+        outcome = _Outcome()
+        try:
+            _sync(self._plan_with(step, outcome, _direct(step.provider)))
+        except Exception as exc:  # noqa: BLE001 - becomes the step's error
+            outcome.error = exc
+        return outcome
+
+    def _operate_safe(self, step: Step, outcome: _Outcome) -> _Outcome:
+        try:
+            _sync(self._operate_with(step, outcome, _direct(step.provider)))
+        except Exception as exc:  # noqa: BLE001
+            outcome.error = exc
+        return outcome
+
+    def _operate(self, step: Step, outcome: _Outcome) -> None:
+        self._operate_safe(step, outcome)
+
+    async def _plan_with(self, step: Step, outcome: _Outcome,
+                         call: Any) -> None:
+        kinds = self.method_kinds[type(step.provider)]
+        old = step.old
+        news = step.inputs
+        if old is not None and step.ignore:
+            news = plan.apply_ignore_changes(old.inputs, news, step.ignore)
+        if step.unknown_inputs:
+            outcome.news = news
+            outcome.op = plan.CREATE if old is None else plan.UPDATE
+            return
+        if kinds["check"] != "base":
+            result = await call("check", old.inputs if old else {}, news)
+            if result.failures:
+                reasons = "; ".join(
+                    f"{f.property}: {f.reason}" if f.property else f.reason
+                    for f in result.failures)
+                raise ValueError(f"invalid inputs: {reasons}")
+            news = dict(result.inputs)
+        outcome.news = news
+        if old is None:
+            outcome.op = plan.IMPORT if step.import_id else plan.CREATE
+            return
+        diff = None
+        if kinds["diff"] != "base":
+            diff = await call("diff", old.id, old.outputs, news)
+            if diff is not None and not isinstance(diff, DiffResult):
+                raise TypeError(f"{type(step.provider).__name__}.diff() "
+                                "must return a DiffResult, not "
+                                f"{type(diff).__name__}")
+        op, changed, replaces = plan.decide(
+            old.inputs, news, diff, replace_on_changes=step.roc,
+            can_update=kinds["update"] != "base")
+        if op == plan.SAME and (old.secret_inputs != step.secret_inputs):
+            op, changed = plan.UPDATE, sorted(
+                old.secret_inputs ^ step.secret_inputs)
+        outcome.op, outcome.changed, outcome.replaces = op, changed, replaces
+        outcome.dbr = step.dbr or bool(diff is not None
+                                       and diff.delete_before_replace)
+        if op == plan.REPLACE and old.protect:
+            raise plan.ProtectedError(
+                f"resource '{step.name}' is protected and its change of "
+                f"{', '.join(replaces)} needs a replacement; set "
+                "protect=False (or remove it) and run `outrun up` first, "
+                "or undo the change")
+
+    async def _operate_with(self, step: Step, outcome: _Outcome,
+                            call: Any) -> None:
+        op = outcome.op
+        news = outcome.news or {}
+        old = step.old
+        if op == plan.CREATE or op == plan.REPLACE:
+            if op == plan.REPLACE and outcome.dbr and old is not None:
+                await call("delete", old.id, old.outputs)
+            r = await call("create", news)
+            if r is None or not getattr(r, "id", None):
+                raise ValueError(
+                    f"{type(step.provider).__name__}.create() must return "
+                    "CreateResult(id, outs) with a non-empty id")
+            outcome.id, outcome.outs = str(r.id), r.outs
+        elif op == plan.UPDATE:
+            assert old is not None
+            r = await call("update", old.id, old.outputs, news)
+            outcome.id = old.id
+            outcome.outs = r.outs if r is not None else None
+        elif op == plan.IMPORT:
+            r = await call("read", step.import_id, news)
+            if r is None or r.outs is None:
+                raise ValueError(f"resource '{step.name}': nothing to import "
+                                 f"with id {step.import_id!r}")
+            outcome.id = str(r.id or step.import_id)
+            outcome.outs = r.outs
+
+    # Results ----------------------------------------------------------------
+
+    def _finished(self, step: Step, outcome: _Outcome) -> None:
+        self.in_flight -= 1
+        step.elapsed = time.monotonic() - step.started
+        op = outcome.op or plan.CREATE
+        step.op = plan.REPLACE if op == plan.REPLACE else op
+        if outcome.error is not None:
+            self._fail(step, outcome.error)
+        else:
+            step.detail = ", ".join(outcome.changed) if outcome.changed \
+                else None
+            self._succeeded(step, outcome)
+        if not self.pumping and self.queue:
+            self._pump()
+
+    def _succeeded(self, step: Step, outcome: _Outcome) -> None:
+        old = step.old
+        op = outcome.op
+        news = outcome.news if outcome.news is not None else step.inputs
+        if op == plan.SAME:
+            assert old is not None
+            step.values = old.outputs
+            step.out_secret = old.secret_outputs
+            step.id_value = old.id
+            step.known = True
+            self._record(step, op, old.id, old.outputs,
+                         write=self._meta_changed(old, step, old.outputs),
+                         news=old.inputs)
+            self.display.same(step)
+            self._count(op)
+            self._to_resolve(step)
+            return
+        if self.dry_run:
+            values = dict(news)
+            step.values = values
+            step.out_secret = frozenset(step.secret_inputs) | frozenset(
+                step.secret_outs)
+            step.id_value = None
+            step.known = False
+        else:
+            outs = dict(outcome.outs) if outcome.outs is not None else {}
+            values = dict(news)
+            values.update(outs)
+            step.values = values
+            step.out_secret = frozenset(
+                k for k in values if k in step.secret_inputs
+                or k in step.secret_outs)
+            step.id_value = outcome.id
+            step.known = True
+            if op == plan.REPLACE and old is not None and not outcome.dbr:
+                # The old half is deleted after everything else.
+                old_copy = _copy_state(old)
+                old_copy.delete = True
+                self.writer.put(old_copy)
+                self.old[old_copy.key] = old_copy
+            self._record(step, op, outcome.id, values, news=news)
+        self.display.step_started(step) if self.dry_run else None
+        step.ok = True
+        self.display.step_finished(step)
+        self._count(op)
+        self._to_resolve(step)
+
+    def _record(self, step: Step, op: str, id_: str | None,
+                outputs: Mapping[str, Any], *, write: bool = True,
+                news: Mapping[str, Any] | None = None) -> None:
+        if self.writer is None or not write:
+            return
+        self.writer.put(ResourceState(
+            urn=step.urn, type=step.type, name=step.name, custom=step.custom,
+            provider=step.provider_ref, id=id_,
+            parent=step.parent.urn if step.parent is not None else None,
+            inputs=dict(news if news is not None else step.inputs),
+            outputs=dict(outputs),
+            secret_inputs=step.secret_inputs,
+            secret_outputs=getattr(step, "out_secret", frozenset()),
+            deps=tuple(sorted(step.deps)), protect=step.protect,
+            retain_on_delete=step.retain, seq=step.seq))
+
+    def _meta_changed(self, old: ResourceState, step: Step,
+                      outputs: Mapping[str, Any]) -> bool:
+        parent = step.parent.urn if step.parent is not None else None
+        return (old.parent != parent or old.protect != step.protect
+                or old.retain_on_delete != step.retain
+                or old.provider != step.provider_ref
+                or old.deps != tuple(sorted(step.deps))
+                or old.pending is not None or old.urn != step.urn)
+
+    def _intent(self, step: Step, outcome: _Outcome, pending: str) -> None:
+        if self.writer is None:
+            return
+        old = step.old
+        if old is not None:
+            st = _copy_state(old)
+            st.pending = pending if outcome.op != plan.REPLACE or outcome.dbr \
+                else "updating"
+        else:
+            st = ResourceState(urn=step.urn, type=step.type, name=step.name,
+                               custom=step.custom,
+                               provider=step.provider_ref,
+                               parent=step.parent.urn if step.parent
+                               else None,
+                               inputs=dict(outcome.news or {}),
+                               secret_inputs=step.secret_inputs,
+                               deps=tuple(sorted(step.deps)),
+                               pending=pending, seq=step.seq)
+        self.writer.put(st)
+        step.op = outcome.op
+        self.display.step_started(step)
+
+    def _fail(self, step: Step, exc: BaseException) -> None:
+        step.ok = False
+        step.error = f"{type(exc).__name__}: {exc}" \
+            if not isinstance(exc, (plan.ProtectedError, ValueError)) \
+            else str(exc)
+        self.failures.append((step.urn, step.error))
+        self.display.step_finished(step)
+        self._count("failed")
+        step.settle(2)
+        self._done(step)
+
+    def _skip(self, step: Step, reason: str) -> None:
+        step.error = reason
+        self.skipped += 1
+        self.display.step_skipped(step, reason)
+        step.settle(3)
+        self._done(step)
+
+    def _count(self, op: str) -> None:
+        self.counts[op] = self.counts.get(op, 0) + 1
+
+    def _to_resolve(self, step: Step) -> None:
+        if self.writer is None:
+            step.settle(1)
+            self._done(step)
+            return
+        self.to_resolve.append(step)
+        self._schedule_flush()
+
+    # Commits ----------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _commit(self) -> asyncio.Future[None]:
+        fut = self.loop.create_future()
+        self.commit_waiters.append(fut)
+        self._schedule_flush()
+        return fut
+
+    def _flush(self) -> None:
+        self.flush_scheduled = False
+        if self.writer is not None:
+            self.writer.flush()
+        waiters, self.commit_waiters = self.commit_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+        steps, self.to_resolve = self.to_resolve, []
+        for step in steps:
+            step.settle(1)
+            self._done(step)
+
+    # Idle tracking ------------------------------------------------------------
+
+    def _busy(self) -> None:
+        self.unsettled += 1
+        if self.unsettled == 1 and self.track is not None:
+            self.idle_future = self.loop.create_future()
+            self.track(self.idle_future)
+
+    def _done(self, step: Step) -> None:
+        self.unsettled -= 1
+        if self.unsettled == 0 and self.idle_future is not None:
+            fut, self.idle_future = self.idle_future, None
+            if not fut.done():
+                fut.set_result(None)
+
+    # Exports ----------------------------------------------------------------
+
+    def export(self, name: str, value: Any) -> None:
+        self.exports[name] = value
+
+    def export_result(self, task: asyncio.Future[Any]) -> None:
+        """outrun.run(main): what main returns, if a mapping, is merged
+        into the exports."""
+        if task.cancelled() or task.exception() is not None:
+            return
+        result = task.result()
+        if isinstance(result, Mapping):
+            for name, value in result.items():
+                self.exports[str(name)] = value
+
+    # The end ----------------------------------------------------------------
+
+    async def delete_removed(self) -> None:
+        """up: deletes what the program no longer declares and the old
+        halves of replacements, dependents first; destroy: everything."""
+        registered = self.steps
+        doomed = {k: st for k, st in self.old.items()
+                  if st.delete or st.urn not in registered}
+        if not doomed:
+            return
+        for wave in plan.delete_order(doomed):
+            if self.stopping:
+                break
+            await self._delete_wave([doomed[k] for k in wave])
+
+    async def _delete_wave(self, states: list[ResourceState]) -> None:
+        sem = asyncio.Semaphore(self.parallel)
+        providers = self._load_providers()
+
+        async def one(st: ResourceState) -> None:
+            async with sem:
+                await self._delete_one(st, providers)
+
+        await asyncio.gather(*(one(st) for st in states))
+
+    def _load_providers(self) -> dict[str, Any]:
+        cache = getattr(self, "_providers_loaded", None)
+        if cache is None:
+            cache = {}
+            blobs = self.store.providers(self.stack) if self.store else {}
+            for ref, blob in blobs.items():
+                try:
+                    cache[ref] = pickle.loads(blob)
+                except Exception as exc:  # noqa: BLE001
+                    cache[ref] = exc
+            self._providers_loaded = cache
+        return cache
+
+    async def _delete_one(self, st: ResourceState,
+                          providers: dict[str, Any]) -> None:
+        step = Step()
+        step.deployment = self
+        step.urn, step.type, step.name = st.urn, st.type, st.name
+        step.op = plan.DELETE
+        step.started = time.monotonic()
+        if st.protect and not st.delete:
+            step.ok = False
+            step.error = (f"resource '{st.name}' is protected, so it was not "
+                          "deleted; set protect=False on it and run "
+                          "`outrun up` first, then delete it")
+            self.failures.append((st.urn, step.error))
+            self.display.step_finished(step)
+            self._count("failed")
+            return
+        if self.dry_run:
+            step.ok = True
+            step.elapsed = 0.0
+            self.display.step_started(step)
+            self.display.step_finished(step)
+            self._count(plan.DELETE)
+            return
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if st.custom and not st.retain_on_delete:
+                provider = providers.get(st.provider)
+                if provider is None or isinstance(provider, Exception):
+                    raise RuntimeError(
+                        f"the provider of '{st.name}' ({st.provider}) cannot "
+                        f"be loaded: {provider!r}; make sure its module is "
+                        "importable from the project folder")
+                pending = _copy_state(st)
+                pending.pending = "deleting"
+                self.writer.put(pending)
+                await self._commit()
+                self.display.step_started(step)
+                fn = provider.delete
+                if inspect.iscoroutinefunction(fn):
+                    await fn(st.id, st.outputs)
+                elif not getattr(provider, "blocking", True):
+                    fn(st.id, st.outputs)
+                else:
+                    await _outrun_to_thread(fn, st.id, st.outputs)
+            self.writer.remove(st.key)
+            await self._commit()
+            step.ok = True
+            step.elapsed = time.monotonic() - step.started
+            self.display.step_finished(step)
+            self._count(plan.DELETE)
+            self.old.pop(st.key, None)
+        except Exception as exc:  # noqa: BLE001
+            step.ok = False
+            step.error = f"{type(exc).__name__}: {exc}"
+            step.elapsed = time.monotonic() - step.started
+            self.failures.append((st.urn, step.error))
+            self.display.step_finished(step)
+            self._count("failed")
+        finally:
+            self.in_flight -= 1
+
+    def stop(self) -> None:
+        """Ctrl-C: no new steps start; those in flight finish."""
+        self.stopping = True
+
+    async def finish_outputs(self) -> dict[str, Any]:
+        """Resolves the exports; stores them (up).  Returns them for the
+        summary, secrets replaced by '[secret]'."""
+        shown: dict[str, Any] = {}
+        values: dict[str, Any] = {}
+        secret: set[str] = set()
+        for name, value in self.exports.items():
+            out = Output.from_input(value)
+            try:
+                v = await out.future(with_unknowns=True)
+            except Exception as exc:  # noqa: BLE001
+                self.failures.append((f"output {name}", str(exc)))
+                continue
+            state, value2, known, is_secret, _ = out._peek()
+            v = _plain(value2)
+            if is_secret:
+                secret.add(name)
+                shown[name] = "[secret]"
+            elif not known:
+                shown[name] = "[unknown]"
+            else:
+                shown[name] = v
+            values[name] = v
+        if self.writer is not None:
+            self.writer.set_outputs(values, frozenset(secret))
+            for key in self.stale_creates:
+                if key not in self.steps:
+                    self.writer.remove(key)
+            self.writer.flush()
+        return shown
+
+
+def _plain(value: Any) -> Any:
+    """A stack output as stored: Resources become their public attributes'
+    names, sets lists, unknown None."""
+    if value is UNKNOWN:
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, _resource_class()):
+        return value._step.urn
+    return repr(value)
+
+
+def _copy_state(st: ResourceState) -> ResourceState:
+    return ResourceState(
+        urn=st.urn, type=st.type, name=st.name, custom=st.custom,
+        provider=st.provider, id=st.id, parent=st.parent, inputs=st.inputs,
+        outputs=st.outputs, secret_inputs=st.secret_inputs,
+        secret_outputs=st.secret_outputs, deps=st.deps, protect=st.protect,
+        retain_on_delete=st.retain_on_delete, pending=st.pending,
+        delete=st.delete, seq=st.seq)
+
+
+def _expand(step: Step) -> list[Step]:
+    """depends_on a component means depends_on its children (custom ones,
+    and the children of child components)."""
+    if step.custom:
+        return [step]
+    out = []
+    for child in step.children or ():
+        out.extend(_expand(child))
+    return out
+
+
+def _resource_class() -> type:
+    from outrun.resource import Resource
+
+    return Resource
+
+
+def _direct(provider: Any) -> Any:
+    async def call(name: str, *args: Any) -> Any:
+        return getattr(provider, name)(*args)
+    return call
+
+
+def _sync(coro: Any) -> Any:
+    """Runs a coroutine that never suspends (its awaits are all on plain
+    calls) to the end, without a loop."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError("a provider call suspended where it must not")
+
+
+async def _outrun_to_thread(fn: Any, *args: Any) -> Any:
+    from outrun._offload import to_thread
+
+    return await to_thread(fn, *args)
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '5m', '1h30m', '2.5s' -> seconds."""
+    total = 0.0
+    num = ""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    for ch in text.strip():
+        if ch.isdigit() or ch == ".":
+            num += ch
+        elif ch in units and num:
+            total += float(num) * units[ch]
+            num = ""
+        else:
+            raise ValueError(f"cannot read the duration {text!r}; write it "
+                             "like '30s', '5m' or '1h30m'")
+    if num:
+        total += float(num)
+    return total
+

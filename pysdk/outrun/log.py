@@ -1,0 +1,58 @@
+"""Messages from the program to the run's display: ``outrun.log.info(...)``.
+
+Under ``outrun up`` / ``preview`` they appear among the run's events (and
+as JSON events with ``--json``); elsewhere they go to standard error.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def _emit(level: str, msg: str, resource: Any = None) -> None:
+    from outrun._engine import deployment
+
+    dep = deployment.current()
+    urn = None
+    if resource is not None:
+        step = getattr(resource, "_step", None)
+        urn = step.urn if step is not None else None
+    if dep is not None:
+        if level == "warning":
+            dep.warnings.append(msg)
+        dep.display.diag(level, str(msg), urn)
+        return
+    if level == "debug":
+        return
+    print(f"{level}: {msg}", file=sys.stderr, flush=True)
+
+
+def debug(msg: str, resource: Any = None, stream_id: int | None = None,
+          ephemeral: bool | None = None) -> None:
+    """A message shown only with OUTRUN_LOG=debug or --json."""
+    _emit("debug", msg, resource)
+
+
+def info(msg: str, resource: Any = None, stream_id: int | None = None,
+         ephemeral: bool | None = None) -> None:
+    _emit("info", msg, resource)
+
+
+def warn(msg: str, resource: Any = None, stream_id: int | None = None,
+         ephemeral: bool | None = None) -> None:
+    _emit("warning", msg, resource)
+
+
+def error(msg: str, resource: Any = None, stream_id: int | None = None,
+          ephemeral: bool | None = None) -> None:
+    """An error message; it also makes the run fail."""
+    from outrun._engine import deployment
+
+    dep = deployment.current()
+    if dep is not None:
+        dep.failures.append(("log.error", str(msg)))
+    _emit("error", msg, resource)
+
+
+__all__ = ["debug", "error", "info", "warn"]
