@@ -1,0 +1,1 @@
+"""Providers built into Outrun, written in Python and run in-process."""
