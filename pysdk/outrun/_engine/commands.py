@@ -207,8 +207,16 @@ def _run(kind: str, args: argparse.Namespace, stack: str, project: Project,
     from outrun._engine.display import make_display
     from outrun import _host
 
-    config = store.config(stack) if store is not None \
-        and store.has_stack(stack) else {}
+    config: Any = {}
+    old: Any = {}
+    providers: Any = {}
+    if store is not None and store.has_stack(stack):
+        # Read everything before the program starts: a state that cannot
+        # be read stops the command here, with nothing done.
+        config = store.config(stack)
+        old = store.resources(stack)
+        providers = store.providers(stack)
+    preloaded = (old, providers)
     display = make_display(kind, stack, project.name, json_mode=args.json)
     run_id = store.begin_run(stack, kind) if kind != "preview" else None
     outcome: dict[str, Any] = {"result": "failed", "counts": {}}
@@ -216,11 +224,12 @@ def _run(kind: str, args: argparse.Namespace, stack: str, project: Project,
     async def engine_main(rt: Any, code: types.CodeType,
                           module: types.ModuleType) -> None:
         await _engine_main(rt, code, module, kind, stack, project, store,
-                           display, config, args.parallel, outcome)
+                           display, config, args.parallel, outcome,
+                           preloaded)
 
     if kind == "destroy":
         code_main = _destroy_main(kind, stack, project, store, display,
-                                  config, args.parallel, outcome)
+                                  config, args.parallel, outcome, preloaded)
     else:
         code_main = engine_main
     _add_venv(project)
@@ -230,7 +239,7 @@ def _run(kind: str, args: argparse.Namespace, stack: str, project: Project,
         "loop": args.loop,
         "debug_pending": args.debug_pending,
         "threads": options.get("threads"),
-        "stall_warning_ms": options.get("stall_warning_ms"),
+        "stall_warning_ms": None if os.environ.get("XNOSTALL") else options.get("stall_warning_ms"),
     }
     try:
         exit_code = _host.run_program(run_options, program_main=code_main)
@@ -246,7 +255,7 @@ async def _engine_main(rt: Any, code: types.CodeType,
                        module: types.ModuleType, kind: str, stack: str,
                        project: Project, store: Any, display: Any,
                        config: Any, parallel: int,
-                       outcome: dict[str, Any]) -> None:
+                       outcome: dict[str, Any], preloaded: Any) -> None:
     from outrun import _host
 
     rt.attach_outputs()
@@ -255,7 +264,7 @@ async def _engine_main(rt: Any, code: types.CodeType,
         display=display, parallel=parallel, config=config, loop=rt.loop)
     dep.track = rt.track
     display.start()
-    dep.load()
+    dep.load(*preloaded)
     deployment_mod._current = dep
     program_error: BaseException | None = None
     interrupted = False
@@ -288,6 +297,8 @@ async def _engine_main(rt: Any, code: types.CodeType,
             dep.writer.flush()
     finally:
         deployment_mod._current = None
+    if dep.fatal is not None:
+        print(f"outrun: error: {dep.fatal}", file=sys.stderr)
     user_failures = [e for e in rt.failed
                      if not isinstance(e, deployment_mod.EngineFailure)]
     rt.failed.clear()
@@ -296,7 +307,7 @@ async def _engine_main(rt: Any, code: types.CodeType,
     if program_error is not None and not isinstance(program_error,
                                                     SystemExit):
         _host.report_failure(program_error)
-    failed = bool(dep.failures or user_failures or (
+    failed = bool(dep.failures or user_failures or dep.fatal or (
         program_error is not None and not (
             isinstance(program_error, SystemExit)
             and _host.exit_code_of(program_error) == 0)))
@@ -319,7 +330,7 @@ async def _engine_main(rt: Any, code: types.CodeType,
 
 def _destroy_main(kind: str, stack: str, project: Project, store: Any,
                   display: Any, config: Any, parallel: int,
-                  outcome: dict[str, Any]) -> Any:
+                  outcome: dict[str, Any], preloaded: Any) -> Any:
     async def destroy_main(rt: Any, code: types.CodeType,
                            module: types.ModuleType) -> None:
         rt.attach_outputs()
@@ -329,7 +340,7 @@ def _destroy_main(kind: str, stack: str, project: Project, store: Any,
             loop=rt.loop)
         dep.track = rt.track
         display.start()
-        dep.load()
+        dep.load(*preloaded)
         interrupted = False
         try:
             await dep.delete_removed()

@@ -43,6 +43,8 @@ from outrun.dynamic import DiffResult, ResourceProvider
 _current: Deployment | None = None
 
 _SCALARS = (str, int, float, bool, type(None))
+_NO_DEPS: frozenset[str] = frozenset()
+_NO_KEYS: frozenset[str] = frozenset()
 
 
 def current() -> Deployment | None:
@@ -90,6 +92,7 @@ class Step:
         "old", "op", "started", "elapsed", "ok", "error", "detail",
         "values", "out_secret", "id_value", "known", "pending_outs",
         "children", "seq", "settled", "alias_keys", "timeouts", "mode",
+        "qtype",
     )
 
     def __init__(self) -> None:
@@ -105,9 +108,8 @@ class Step:
         self.op = ""
         self.old: ResourceState | None = None
         self.inputs: dict[str, Any] = {}
-        self.secret_inputs: frozenset[str] = frozenset()
-        self.out_secret: frozenset[str] = frozenset()
-        self.deps: set[str] = set()
+        self.secret_inputs: frozenset[str] = _NO_KEYS
+        self.out_secret: frozenset[str] = _NO_KEYS
 
     # Outputs of the resource ------------------------------------------------
 
@@ -235,25 +237,30 @@ class Deployment:
         self.skipped = 0
         self.warnings: list[str] = []
         self.exports: dict[str, Any] = {}
-        self.provider_cache: dict[Any, tuple[str, bytes]] = {}
+        self.provider_cache: dict[type, str] = {}
+        self.provider_cache_blobs: dict[Any, tuple[str, bytes]] = {}
+        self.urn_prefix = f"urn:pulumi:{stack}::{project}::"
         self.known_providers: set[str] = set()
         self.method_kinds: dict[type, dict[str, str]] = {}
-        self.component_types: dict[str, str] = {}
         self.stopping = False
         self.started_at = time.monotonic()
         self.track: Any = None
         # Creates an earlier run left unfinished: rows to drop unless this
         # run declares the resource again.
         self.stale_creates: dict[str, ResourceState] = {}
+        self.provider_blobs: Mapping[str, bytes] = {}
+        self.fatal: BaseException | None = None
 
     # Set-up ----------------------------------------------------------------
 
-    def load(self) -> None:
-        """Reads the stack's state; reports operations a previous run left
-        unfinished."""
-        self.old = self.store.resources(self.stack) if self.store else {}
-        self.known_providers = set(self.store.providers(self.stack)) \
-            if self.store else set()
+    def load(self, old: dict[str, ResourceState],
+             providers: Mapping[str, bytes]) -> None:
+        """Takes the stack's state (read before the run, so that a state
+        error stops the command before the program starts); reports
+        operations a previous run left unfinished."""
+        self.old = old
+        self.provider_blobs = providers
+        self.known_providers = set(providers)
         for key, st in list(self.old.items()):
             if st.pending is None:
                 continue
@@ -288,101 +295,126 @@ class Deployment:
         step.type = t
         step.name = name
         step.custom = custom
-        parent = opts.parent if opts is not None else None
         pstep = None
-        if parent is not None:
+        if opts is not None and opts.parent is not None:
+            parent = opts.parent
             pstep = getattr(parent, "_step", None)
             if pstep is None or not isinstance(parent, _resource_class()):
                 raise TypeError("Resource parent is not a valid Resource")
+            qualified = pstep.qtype + "$" + t
+        else:
+            qualified = t
         step.parent = pstep
-        qualified = t
-        if pstep is not None:
-            qualified = self.component_types.get(pstep.urn, pstep.type) \
-                + "$" + t
-        urn = (f"urn:pulumi:{self.stack}::{self.project}::{qualified}"
-               f"::{name}")
-        if urn in self.steps:
+        step.qtype = qualified
+        urn = self.urn_prefix + qualified + "::" + name
+        steps = self.steps
+        if urn in steps:
             raise ValueError(
                 f"Duplicate resource URN '{urn}'; try giving it a unique "
                 "name")
-        self.component_types[urn] = qualified
         step.urn = urn
-        step.keys = tuple(props)
+        step.keys = props.keys()
         step.props = props
         self.seq += 1
         step.seq = self.seq
-        protect = opts.protect if opts is not None else None
-        if protect is None and pstep is not None:
-            protect = pstep.protect
-        step.protect = bool(protect)
-        step.retain = bool(opts is not None and opts.retain_on_delete)
-        step.dbr = bool(opts is not None and opts.delete_before_replace)
-        step.ignore = tuple(opts.ignore_changes or ()) if opts else ()
-        step.roc = tuple(opts.replace_on_changes or ()) if opts else ()
-        step.import_id = opts.import_ if opts is not None else None
-        step.timeouts = opts.custom_timeouts if opts is not None else None
-        secret_outs = tuple(type(res)._secret_outputs)
-        if opts is not None and opts.additional_secret_outputs:
-            secret_outs += tuple(opts.additional_secret_outputs)
+        secret_outs = type(res)._secret_outputs
+        provider = getattr(res, "_provider_impl", None)
+        if opts is None:
+            step.protect = pstep.protect if pstep is not None else False
+            step.retain = step.dbr = False
+            step.ignore = step.roc = step.alias_keys = ()
+            step.import_id = step.timeouts = None
+        else:
+            secret_outs = self._options(step, opts, res, secret_outs)
+            if provider is None and isinstance(opts.provider,
+                                               ResourceProvider):
+                provider = opts.provider
         step.secret_outs = secret_outs
-        step.alias_keys = self._alias_urns(opts, t, name, pstep) \
-            if opts is not None and opts.aliases else ()
         res.__dict__["_step"] = step
-        self.steps[urn] = step
+        steps[urn] = step
         if pstep is not None:
             if pstep.children is None:
                 pstep.children = []
             pstep.children.append(step)
-        provider = getattr(res, "_provider_impl", None)
-        if provider is None and opts is not None and isinstance(
-                opts.provider, ResourceProvider):
-            provider = opts.provider
-        if provider is None and pstep is not None and not custom:
-            provider = None
         step.provider = provider
-        if custom and provider is None:
+        if provider is not None:
+            ref = self.provider_cache.get(type(provider))
+            if ref is None or provider.__dict__:
+                ref = self._provider_ref(provider)
+            step.provider_ref = ref
+            step.mode = self.method_kinds[type(provider)]["mode"]
+        elif custom:
             raise TypeError(
                 f"no provider for resource '{name}' of type '{t}': Outrun "
                 "runs providers written in Python (outrun.dynamic."
                 "ResourceProvider) and its built-in ones "
                 "(outrun.providers.random)")
-        if provider is not None:
-            step.provider_ref, blob = provider_ref(provider,
-                                                   self.provider_cache)
-            if (step.provider_ref not in self.known_providers
-                    and self.writer is not None):
-                self.writer.put_provider(step.provider_ref, blob)
-            self.known_providers.add(step.provider_ref)
-            step.mode = self._mode(provider)
         else:
             step.provider_ref = ""
             step.mode = "inline"
         self._busy()
 
-        # What the step waits for.
-        watched: list[tuple[str | None, Output[Any]]] = []
+        # What the step waits for: every input that is not a plain value.
+        watched = None
         for key, value in props.items():
             if type(value) in _SCALARS:
                 continue
-            if type(value) is Output:
-                watched.append((key, value))
-            elif isinstance(value, _resource_class()):
-                watched.append((key, Output.from_input(value)))
-            else:
-                watched.append((key, Output.from_input(value)))
-        deps_on = opts.depends_on if opts is not None else None
-        if deps_on is not None:
-            for item in deps_on if isinstance(deps_on, (list, tuple)) \
-                    else (deps_on,):
-                watched.extend(self._depends_on(item))
+            if watched is None:
+                watched = []
+            watched.append((key, value if type(value) is Output
+                            else Output.from_input(value)))
+        if opts is not None:
+            deps_on = opts.depends_on
+            if deps_on is not None:
+                if watched is None:
+                    watched = []
+                for item in deps_on if isinstance(deps_on, (list, tuple)) \
+                        else (deps_on,):
+                    watched.extend(self._depends_on(item))
         if pstep is not None and pstep.custom:
+            if watched is None:
+                watched = []
             watched.append((None, pstep.output("__done")))
         step.watched = watched
-        step.waiting = len(watched) + 1
+        if watched is None:
+            step.waiting = 0
+            self._inputs_ready(step)
+            return
+        step.waiting = len(watched)
         cb = self._input_settled_cb(step)
         for _, out in watched:
             out._watch(cb)
-        cb(None)
+
+    def _options(self, step: Step, opts: Any, res: Any,
+                 secret_outs: tuple[str, ...]) -> tuple[str, ...]:
+        pstep = step.parent
+        protect = opts.protect
+        if protect is None and pstep is not None:
+            protect = pstep.protect
+        step.protect = bool(protect)
+        step.retain = bool(opts.retain_on_delete)
+        step.dbr = bool(opts.delete_before_replace)
+        step.ignore = tuple(opts.ignore_changes or ())
+        step.roc = tuple(opts.replace_on_changes or ())
+        step.import_id = opts.import_
+        step.timeouts = opts.custom_timeouts
+        if opts.additional_secret_outputs:
+            secret_outs = tuple(secret_outs) + tuple(
+                opts.additional_secret_outputs)
+        step.alias_keys = self._alias_urns(opts, step.type, step.name,
+                                           pstep) if opts.aliases else ()
+        return secret_outs
+
+    def _provider_ref(self, provider: Any) -> str:
+        ref, blob = provider_ref(provider, self.provider_cache_blobs)
+        if not provider.__dict__:
+            self.provider_cache[type(provider)] = ref
+        if ref not in self.known_providers:
+            if self.writer is not None:
+                self.writer.put_provider(ref, blob)
+            self.known_providers.add(ref)
+        self._mode(provider)
+        return ref
 
     def _depends_on(self, item: Any) -> list[tuple[None, Output[Any]]]:
         if item is None:
@@ -432,8 +464,7 @@ class Deployment:
                 parent = getattr(alias.parent, "_step", None)
             qualified = a_type
             if parent is not None:
-                qualified = self.component_types.get(
-                    parent.urn, parent.type) + "$" + a_type
+                qualified = parent.qtype + "$" + a_type
             urns.append(f"urn:pulumi:{a_stack}::{a_project}::{qualified}"
                         f"::{a_name}")
         return tuple(urns)
@@ -461,6 +492,14 @@ class Deployment:
     # Inputs ready -----------------------------------------------------------
 
     def _inputs_ready(self, step: Step) -> None:
+        if step.watched is None:
+            # Only plain values: nothing to read from Outputs.
+            step.inputs = step.props
+            step.props = None
+            step.deps = _NO_DEPS
+            step.unknown_inputs = False
+            self._ready(step)
+            return
         props = step.props
         inputs = dict(props) if props else {}
         secret: list[str] = []
@@ -503,8 +542,12 @@ class Deployment:
                                  f"{type(failed).__name__}: {failed}")
             return
         step.inputs = inputs
-        step.secret_inputs = frozenset(secret)
+        if secret:
+            step.secret_inputs = frozenset(secret)
         step.unknown_inputs = unknown
+        self._ready(step)
+
+    def _ready(self, step: Step) -> None:
         old = self.old.get(step.urn)
         if old is None and step.alias_keys:
             for alias in step.alias_keys:
@@ -513,8 +556,6 @@ class Deployment:
                     # Taken over under the new URN.
                     self._aliased(alias, step)
                     break
-        if old is not None:
-            self.old.pop(old.key, None) if old.urn != step.urn else None
         step.old = old
         if not step.custom:
             self._component(step)
@@ -526,8 +567,9 @@ class Deployment:
     def _aliased(self, alias: str, step: Step) -> None:
         if self.writer is not None:
             self.writer.remove(alias)
-        st = self.old.pop(alias)
-        self.old[step.urn] = st
+        # Kept under the new URN's key, with the old URN inside, so that
+        # the record is rewritten under the new one.
+        self.old[step.urn] = self.old.pop(alias)
 
     def _component(self, step: Step) -> None:
         old = step.old
@@ -540,8 +582,10 @@ class Deployment:
             step.op = plan.SAME
         self._record(step, step.op, None, {}, write=old is None
                      or self._meta_changed(old, step, {}))
-        self.display.same(step) if step.op == plan.SAME else None
+        if step.op == plan.SAME:
+            self.display.same(step)
         self._count(step.op)
+        step.settle(1)
         self._done(step)
 
     def register_outputs(self, res: Any, outputs: Mapping[str, Any]) -> None:
@@ -898,7 +942,11 @@ class Deployment:
     def _flush(self) -> None:
         self.flush_scheduled = False
         if self.writer is not None:
-            self.writer.flush()
+            try:
+                self.writer.flush()
+            except Exception as exc:  # noqa: BLE001 - ends the run
+                self._fatal(exc)
+                return
         waiters, self.commit_waiters = self.commit_waiters, []
         for fut in waiters:
             if not fut.done():
@@ -945,7 +993,7 @@ class Deployment:
         halves of replacements, dependents first; destroy: everything."""
         registered = self.steps
         doomed = {k: st for k, st in self.old.items()
-                  if st.delete or st.urn not in registered}
+                  if st.delete or k not in registered}
         if not doomed:
             return
         for wave in plan.delete_order(doomed):
@@ -967,7 +1015,7 @@ class Deployment:
         cache = getattr(self, "_providers_loaded", None)
         if cache is None:
             cache = {}
-            blobs = self.store.providers(self.stack) if self.store else {}
+            blobs = self.provider_blobs
             for ref, blob in blobs.items():
                 try:
                     cache[ref] = pickle.loads(blob)
@@ -1037,6 +1085,20 @@ class Deployment:
             self._count("failed")
         finally:
             self.in_flight -= 1
+
+    def _fatal(self, exc: BaseException) -> None:
+        """The state cannot be written: nothing more starts, and what
+        waited for this commit fails with the reason."""
+        if self.fatal is None:
+            self.fatal = exc
+        self.stop()
+        waiters, self.commit_waiters = self.commit_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_exception(exc)
+        steps, self.to_resolve = self.to_resolve, []
+        for step in steps:
+            self._fail(step, exc)
 
     def stop(self) -> None:
         """Ctrl-C: no new steps start; those in flight finish."""
