@@ -63,11 +63,45 @@ to do, none ever overwrites or repairs the file):
     not a database / corrupt  -> CorruptStateError
     schema newer than this Outrun knows -> NewerStateError
     unreadable (permissions, a folder in its place) -> StateError
+
+Beyond the contract, in this implementation:
+    - The passphrase callable is called as passphrase(stack, new) when it
+      takes two arguments, passphrase(stack) for one, passphrase() for
+      none; `new` is True when the stack has no secrets yet (prompt twice).
+      The default is passphrase_from_env_or_prompt.
+    - writer().flush(), set_config() and begin_run() create the stack when
+      it does not exist; reads of an absent stack return empty values.
+    - store.runs(stack, limit=20) lists the latest runs, newest first;
+      Store and Lock are context managers; Store.close() releases the
+      locks the store still holds; lock.held says whether it is held.
+    - A secret that does not decrypt under the right passphrase (a damaged
+      row, or one copied from another stack) is a CorruptStateError.
+    - One Store is used by one thread at a time.
 """
 from __future__ import annotations
 
+import base64
+import contextlib
+import gc
+import getpass
+import inspect
+import json
+import os
+import secrets as _random
+import socket
+import sqlite3
+import stat
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 
 @dataclass(slots=True)
@@ -135,3 +169,1130 @@ class StackLockedError(StateError):
 
 class PassphraseError(StateError):
     pass
+
+
+# ---------------------------------------------------------------------------
+# File format
+# ---------------------------------------------------------------------------
+
+#: The schema this Outrun writes and the newest one it reads.
+SCHEMA_VERSION = 1
+
+PASSPHRASE_ENV = "OUTRUN_CONFIG_PASSPHRASE"
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# Every table of schema 1.  A resource row keeps the URN and the key in
+# columns (the key is the URN, or URN + "#delete" for a replaced resource
+# still to delete, so `key = urn` selects the live ones) and everything
+# else in one compact JSON list, in the order of _ROW_FIELDS.
+_SCHEMA = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE stacks (
+    name    TEXT PRIMARY KEY,
+    salt    BLOB NOT NULL,
+    check_value TEXT,
+    created REAL NOT NULL
+);
+CREATE TABLE resources (
+    stack TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    urn   TEXT NOT NULL,
+    data  TEXT NOT NULL,
+    UNIQUE (stack, key)
+);
+CREATE TABLE providers (
+    stack TEXT NOT NULL,
+    ref   TEXT NOT NULL,
+    blob  BLOB NOT NULL,
+    PRIMARY KEY (stack, ref)
+);
+CREATE TABLE outputs (
+    stack TEXT PRIMARY KEY,
+    data  TEXT NOT NULL
+);
+CREATE TABLE config (
+    stack  TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    secret INTEGER NOT NULL,
+    PRIMARY KEY (stack, key)
+);
+CREATE TABLE runs (
+    id      INTEGER PRIMARY KEY,
+    stack   TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    started REAL NOT NULL,
+    ended   REAL,
+    result  TEXT,
+    counts  TEXT
+);
+CREATE INDEX runs_by_stack ON runs (stack, id);
+CREATE TABLE locks (
+    stack      TEXT PRIMARY KEY,
+    pid        INTEGER NOT NULL,
+    host       TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    started    REAL NOT NULL,
+    proc_start TEXT,
+    token      TEXT NOT NULL
+);
+"""
+
+_TABLES = frozenset(
+    ("meta", "stacks", "resources", "providers", "outputs", "config",
+     "runs", "locks")
+)
+
+# Secrets: scrypt parameters and the value format.  A secret value is
+# JSON-encoded, sealed with AES-256-GCM under a random 96-bit nonce and
+# the stack name as associated data, and stored as "v1:" + base64(nonce +
+# ciphertext); inside JSON rows it takes the place of the value as
+# {"$secret": "v1:..."}.
+_SCRYPT_N = 2**15
+_SCRYPT_R = 8
+_SCRYPT_P = 1
+_SALT_BYTES = 16
+_NONCE_BYTES = 12
+_SEALED_PREFIX = "v1:"
+_SECRET_TAG = "$secret"
+_CHECK_PLAINTEXT = b'"outrun passphrase check"'
+
+_BUSY_TIMEOUT_MS = 10_000
+
+_encode = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, check_circular=False
+).encode
+_decode = json.JSONDecoder().decode
+
+_NO_KEYS: frozenset[str] = frozenset()
+
+
+def _outrun_version() -> str:
+    mod = sys.modules.get("_outrun")
+    if mod is None:
+        try:
+            import _outrun as mod  # type: ignore[import-not-found, no-redef]
+        except ImportError:
+            return "unknown"
+    return str(getattr(mod, "__version__", "unknown"))
+
+
+# ---------------------------------------------------------------------------
+# Passphrase
+# ---------------------------------------------------------------------------
+
+def passphrase_from_env_or_prompt(stack: str, new: bool = False) -> str:
+    """The passphrase of `stack`'s secrets.
+
+    ``OUTRUN_CONFIG_PASSPHRASE`` when it is set (an empty value is a
+    passphrase too); otherwise, when stdin is a terminal, asked for with
+    getpass, twice when `new` (the stack has no secrets yet, so a typo
+    would lock them away); otherwise PassphraseError.
+    """
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is not None:
+        return value
+    try:
+        interactive = sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):
+        interactive = False
+    if not interactive:
+        raise PassphraseError(
+            f"stack '{stack}' has secrets and no passphrase was given; set "
+            f"{PASSPHRASE_ENV} (stdin is not a terminal, so Outrun cannot "
+            f"ask for it)"
+        )
+    try:
+        if not new:
+            return getpass.getpass(f"Passphrase of stack '{stack}': ")
+        first = getpass.getpass(
+            f"New passphrase for the secrets of stack '{stack}': "
+        )
+        second = getpass.getpass("Repeat it: ")
+    except EOFError:
+        raise PassphraseError(
+            f"no passphrase was typed for stack '{stack}'; set "
+            f"{PASSPHRASE_ENV} or type it when asked"
+        ) from None
+    if first != second:
+        raise PassphraseError(
+            "the two passphrases differ; nothing was written; run again "
+            f"and type the same one twice, or set {PASSPHRASE_ENV}"
+        )
+    return first
+
+
+def _adapt_passphrase(
+    source: Callable[..., str] | None,
+) -> Callable[[str, bool], str]:
+    """Calls `source` with (stack, new), (stack) or () as it accepts."""
+    if source is None:
+        return passphrase_from_env_or_prompt
+    try:
+        sig = inspect.signature(source)
+    except (TypeError, ValueError):
+        return source
+    for args in (("stack", True), ("stack",), ()):
+        try:
+            sig.bind(*args)
+        except TypeError:
+            continue
+        n = len(args)
+        if n == 2:
+            return source
+        if n == 1:
+            return lambda stack, new: source(stack)
+        return lambda stack, new: source()
+    return source
+
+
+class _Sealer:
+    """AES-256-GCM under one stack's key, the stack name as associated data."""
+
+    __slots__ = ("aad", "aead")
+
+    def __init__(self, key: bytes, stack: str) -> None:
+        self.aead = AESGCM(key)
+        self.aad = stack.encode()
+
+    def seal_bytes(self, plaintext: bytes) -> str:
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = nonce + self.aead.encrypt(nonce, plaintext, self.aad)
+        return _SEALED_PREFIX + base64.b64encode(sealed).decode("ascii")
+
+    def open_bytes(self, text: str) -> bytes:
+        # Raises InvalidTag or ValueError when it does not open.
+        if not text.startswith(_SEALED_PREFIX):
+            raise ValueError(f"unknown secret format {text[:8]!r}")
+        raw = base64.b64decode(text[len(_SEALED_PREFIX):], validate=True)
+        return self.aead.decrypt(
+            raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], self.aad
+        )
+
+    def seal(self, value: Any) -> dict[str, str]:
+        return {_SECRET_TAG: self.seal_bytes(_encode(value).encode())}
+
+
+# ---------------------------------------------------------------------------
+# Processes, for locks
+# ---------------------------------------------------------------------------
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state letter, start time in clock ticks since boot) of `pid`, or
+    None where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces or
+    # parentheses itself, so split after the last ')'.
+    fields = text[text.rfind(")") + 2:].split()
+    if len(fields) < 20:
+        return None
+    return fields[0], fields[19]
+
+
+def _process_gone(pid: int, proc_start: str | None) -> bool:
+    """Whether process `pid` of this host, started at `proc_start`, ended."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # It exists, under another user.
+    except OSError:
+        return False
+    stat = _proc_stat(pid)
+    if stat is None:
+        return False
+    state, start = stat
+    if state in ("Z", "X"):
+        return True  # Exited; its parent has not reaped it yet.
+    # The same pid with another start time is a new process.
+    return proc_start is not None and start != proc_start
+
+
+def _ago(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 90:
+        return f"{s} s ago"
+    if s < 90 * 60:
+        return f"{round(s / 60)} min ago"
+    if s < 36 * 3600:
+        return f"{round(s / 3600)} h ago"
+    return f"{round(s / 86400)} days ago"
+
+
+def _describe_holder(kind: str, pid: int, host: str, started: float) -> str:
+    return (
+        f"`outrun {kind}` (pid {pid} on {host}, started "
+        f"{_ago(time.time() - started)})"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Store
+# ---------------------------------------------------------------------------
+
+class Lock:
+    """A stack's run lock, held until release() (or the end of a with
+    block).  `cleared_stale` describes the holder of a stale lock that was
+    cleared to take this one, for a warning; None otherwise."""
+
+    def __init__(
+        self, store: Store, stack: str, kind: str, token: str,
+        cleared_stale: str | None,
+    ) -> None:
+        self.store = store
+        self.stack = stack
+        self.kind = kind
+        self.cleared_stale = cleared_stale
+        self._token: str | None = token
+
+    @property
+    def held(self) -> bool:
+        return self._token is not None
+
+    def release(self) -> None:
+        """Release the lock; does nothing when it is already released."""
+        token, self._token = self._token, None
+        if token is None:
+            return
+        self.store._held_locks.discard(self)
+        if self.store._db is None:
+            raise StateError(
+                f"the lock of stack '{self.stack}' was released after its "
+                "store was closed; release locks before Store.close()"
+            )
+        with self.store._write():
+            self.store._db.execute(
+                "DELETE FROM locks WHERE stack = ? AND token = ?",
+                (self.stack, token),
+            )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        state = "held" if self.held else "released"
+        return f"<Lock of stack {self.stack!r} for {self.kind!r}, {state}>"
+
+
+class Store:
+    """The state of one project: ``PROJECT/.outrun/state.db``.
+
+    Open it with Store.open().  One Store is used by one thread at a time.
+    """
+
+    def __init__(
+        self, path: Path, db: sqlite3.Connection,
+        passphrase: Callable[[str, bool], str],
+    ) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = db
+        self._passphrase_source = passphrase
+        self._passphrase: str | None = None
+        self._sealers: dict[str, _Sealer] = {}
+        self._held_locks: set[Lock] = set()
+        self._host = socket.gethostname()
+
+    # -- opening ------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        project_dir: str | os.PathLike[str],
+        *,
+        passphrase: Callable[..., str] | None = None,
+        create: bool = True,
+    ) -> Store:
+        """Open the state of the project in `project_dir`.
+
+        `create`: make ``.outrun/`` and the database when absent (else
+        StateError).  `passphrase`: called with (stack, new), (stack) or ()
+        -- whichever it accepts -- the first time a secret is sealed or
+        opened; default passphrase_from_env_or_prompt.
+        """
+        folder = Path(project_dir) / ".outrun"
+        path = folder / "state.db"
+        if create:
+            try:
+                folder.mkdir(exist_ok=True)
+            except FileExistsError:
+                raise StateError(
+                    f"cannot create the state folder {folder}: something "
+                    "that is not a folder is in its place; move it aside"
+                ) from None
+            except OSError as e:
+                raise StateError(
+                    f"cannot create the state folder {folder}: "
+                    f"{e.strerror or e}; check that the project folder "
+                    "exists and is writable"
+                ) from None
+        fresh = _check_file(path, create)
+        try:
+            db = sqlite3.connect(
+                "file:" + _uri_path(path) + ("?mode=rwc" if create
+                                              else "?mode=rw"),
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as e:
+            raise _translate(e, path, "open") from None
+        store = cls(path, db, _adapt_passphrase(passphrase))
+        try:
+            db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            store._validate_or_create(fresh)
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA cache_size = -32768")
+        except BaseException:
+            db.close()
+            raise
+        return store
+
+    def _validate_or_create(self, fresh: bool) -> None:
+        db = self._conn
+        with self._errors("read"):
+            tables = self._tables()
+            if not tables and fresh:
+                # A new database: WAL first (it cannot change inside a
+                # transaction), then the schema, unless another process
+                # made it meanwhile.
+                db.execute("PRAGMA journal_mode = WAL")
+                with self._write():
+                    if not self._tables():
+                        for statement in _SCHEMA.split(";"):
+                            if statement.strip():
+                                db.execute(statement)
+                        db.executemany(
+                            "INSERT INTO meta (key, value) VALUES (?, ?)",
+                            [
+                                ("schema_version", str(SCHEMA_VERSION)),
+                                ("created_by", _outrun_version()),
+                                ("created", repr(time.time())),
+                            ],
+                        )
+                return
+            if "meta" not in tables:
+                raise CorruptStateError(
+                    f"{self.path} is an SQLite database but not Outrun "
+                    "state (it has no meta table); Outrun left it "
+                    "untouched. Move it aside, or point Outrun at the "
+                    "right project"
+                )
+            row = db.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+            try:
+                version = int(row[0]) if row else 0
+            except (TypeError, ValueError):
+                version = 0
+            if version < 1:
+                raise CorruptStateError(
+                    f"{self.path} has no readable schema version; Outrun "
+                    "left it untouched. Restore it from a backup, or move "
+                    "it aside to start with an empty state"
+                )
+            if version > SCHEMA_VERSION:
+                raise NewerStateError(
+                    f"{self.path} was written by a newer Outrun (state "
+                    f"schema {version}; this one reads up to "
+                    f"{SCHEMA_VERSION}). Upgrade Outrun to use it; the file "
+                    "was not changed"
+                )
+            missing = _TABLES - tables
+            if missing:
+                raise CorruptStateError(
+                    f"{self.path} lacks the table(s) "
+                    f"{', '.join(sorted(missing))}; Outrun left it "
+                    "untouched. Restore it from a backup, or move it aside "
+                    "to start with an empty state"
+                )
+            mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+
+    def _tables(self) -> set[str]:
+        return {
+            r[0] for r in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        }
+
+    def close(self) -> None:
+        """Release the locks this store holds and close the database."""
+        if self._db is None:
+            return
+        try:
+            for lock in list(self._held_locks):
+                lock.release()
+        finally:
+            db, self._db = self._db, None
+            db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {str(self.path)!r}{'' if self._db else ' closed'}>"
+
+    # -- plumbing -----------------------------------------------------------
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StateError(f"the state store {self.path} is closed")
+        return self._db
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise _translate(e, self.path, doing) from None
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE), rolled back on error."""
+        db = self._conn
+        with self._errors("write"):
+            db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            if isinstance(sys.exc_info()[1], sqlite3.Error):
+                raise _translate(
+                    sys.exc_info()[1], self.path, "write"  # type: ignore[arg-type]
+                ) from None
+            raise
+        with self._errors("write"):
+            db.execute("COMMIT")
+
+    def _ensure_stack(self, db: sqlite3.Connection, stack: str) -> None:
+        # Inside a write transaction.
+        db.execute(
+            "INSERT OR IGNORE INTO stacks (name, salt, check_value, created)"
+            " VALUES (?, ?, NULL, ?)",
+            (stack, os.urandom(_SALT_BYTES), time.time()),
+        )
+
+    # -- secrets ------------------------------------------------------------
+
+    def _sealer(self, stack: str) -> _Sealer:
+        """The stack's key, derived once per Store; checks the passphrase
+        against the stack's check value, or sets that on first use."""
+        sealer = self._sealers.get(stack)
+        if sealer is not None:
+            return sealer
+        db = self._conn
+        with self._errors("read"):
+            row = db.execute(
+                "SELECT salt, check_value FROM stacks WHERE name = ?",
+                (stack,),
+            ).fetchone()
+        if row is None:
+            with self._write() as w:
+                self._ensure_stack(w, stack)
+                row = w.execute(
+                    "SELECT salt, check_value FROM stacks WHERE name = ?",
+                    (stack,),
+                ).fetchone()
+        salt, check = row
+        if self._passphrase is None:
+            phrase = self._passphrase_source(stack, check is None)
+            if not isinstance(phrase, str):
+                raise PassphraseError(
+                    f"the passphrase source returned {type(phrase).__name__}"
+                    f", not a string; set {PASSPHRASE_ENV}"
+                )
+            self._passphrase = phrase
+        key = Scrypt(
+            salt=bytes(salt), length=32, n=_SCRYPT_N, r=_SCRYPT_R,
+            p=_SCRYPT_P,
+        ).derive(self._passphrase.encode())
+        sealer = _Sealer(key, stack)
+        if check is None:
+            with self._write() as w:
+                check = w.execute(
+                    "SELECT check_value FROM stacks WHERE name = ?", (stack,)
+                ).fetchone()[0]
+                if check is None:
+                    w.execute(
+                        "UPDATE stacks SET check_value = ? WHERE name = ?",
+                        (sealer.seal_bytes(_CHECK_PLAINTEXT), stack),
+                    )
+        if check is not None:
+            try:
+                ok = sealer.open_bytes(check) == _CHECK_PLAINTEXT
+            except (InvalidTag, ValueError):
+                ok = False
+            if not ok:
+                raise PassphraseError(
+                    "the passphrase does not decrypt the secrets of stack "
+                    f"'{stack}'; set {PASSPHRASE_ENV} to the one used when "
+                    "they were written"
+                )
+        self._sealers[stack] = sealer
+        return sealer
+
+    def _open_value(self, stack: str, sealed: Any, what: str) -> Any:
+        if not (isinstance(sealed, dict) and _SECRET_TAG in sealed):
+            return sealed  # Stored before it became a secret.
+        sealer = self._sealer(stack)
+        try:
+            return _decode(sealer.open_bytes(sealed[_SECRET_TAG]).decode())
+        except (InvalidTag, ValueError) as e:
+            raise CorruptStateError(
+                f"the secret {what} of stack '{stack}' in {self.path} does "
+                f"not decrypt ({type(e).__name__}) although the passphrase "
+                "is right: the row was damaged or copied from another "
+                "stack. Restore the file from a backup, or set the value "
+                "again"
+            ) from None
+
+    def _open_secrets(
+        self, stack: str, values: dict[str, Any], keys: frozenset[str],
+        what: str,
+    ) -> None:
+        for k in keys:
+            if k in values:
+                values[k] = self._open_value(stack, values[k], f"{what} '{k}'")
+
+    # -- stacks -------------------------------------------------------------
+
+    def stacks(self) -> list[StackSummary]:
+        """Every stack, sorted by name, with its number of live resources
+        and its latest run (result and end time None while it has not
+        ended, or when the process running it died)."""
+        db = self._conn
+        with self._errors("read"):
+            db.execute("BEGIN")
+            try:
+                names = [r[0] for r in db.execute(
+                    "SELECT name FROM stacks ORDER BY name")]
+                counts = dict(db.execute(
+                    "SELECT stack, count(*) FROM resources WHERE key = urn "
+                    "GROUP BY stack"))
+                last = {r[0]: r[1:] for r in db.execute(
+                    "SELECT stack, kind, result, ended FROM runs "
+                    "WHERE id IN (SELECT max(id) FROM runs GROUP BY stack)")}
+            finally:
+                db.execute("COMMIT")
+        out = []
+        for name in names:
+            kind, result, ended = last.get(name, (None, None, None))
+            out.append(StackSummary(name, counts.get(name, 0), kind, result,
+                                    ended))
+        return out
+
+    def has_stack(self, name: str) -> bool:
+        with self._errors("read"):
+            return self._conn.execute(
+                "SELECT 1 FROM stacks WHERE name = ?", (name,)
+            ).fetchone() is not None
+
+    def create_stack(self, name: str) -> None:
+        """Create stack `name`; does nothing when it exists."""
+        if not isinstance(name, str) or not name:
+            raise StateError(f"a stack name must be a non-empty string, "
+                             f"not {name!r}")
+        with self._write() as w:
+            self._ensure_stack(w, name)
+
+    def remove_stack(self, name: str, force: bool = False) -> None:
+        """Remove stack `name` with its config, outputs, providers, runs
+        and (with `force`) resources.  Its lock, if any, stays with its
+        holder."""
+        with self._write() as w:
+            if w.execute("SELECT 1 FROM stacks WHERE name = ?",
+                         (name,)).fetchone() is None:
+                raise StateError(
+                    f"there is no stack '{name}' in {self.path}; "
+                    "`outrun stack ls` lists the stacks there are"
+                )
+            n = w.execute("SELECT count(*) FROM resources WHERE stack = ?",
+                          (name,)).fetchone()[0]
+            if n and not force:
+                raise StateError(
+                    f"stack '{name}' still has {n} resource"
+                    f"{'' if n == 1 else 's'}; run `outrun destroy` first, "
+                    "or force the removal to forget them (the resources "
+                    "themselves are then left as they are)"
+                )
+            for table in ("resources", "providers", "outputs", "config",
+                          "runs"):
+                w.execute(f"DELETE FROM {table} WHERE stack = ?", (name,))
+            w.execute("DELETE FROM stacks WHERE name = ?", (name,))
+        self._sealers.pop(name, None)
+
+    # -- lock ---------------------------------------------------------------
+
+    def lock(self, stack: str, kind: str) -> Lock:
+        """Take the run lock of `stack` for a command `kind` ("up", ...).
+
+        StackLockedError when a live process holds it.  A lock whose
+        process is gone (this host; pid dead, a zombie, or reused by a
+        process with another start time) is cleared and taken.  A lock
+        from another host cannot be checked and counts as live.
+        """
+        pid = os.getpid()
+        stat = _proc_stat(pid)
+        token = _random.token_hex(8)
+        cleared = None
+        with self._write() as w:
+            row = w.execute(
+                "SELECT pid, host, kind, started, proc_start FROM locks "
+                "WHERE stack = ?", (stack,)
+            ).fetchone()
+            if row is not None:
+                h_pid, h_host, h_kind, h_started, h_start = row
+                holder = _describe_holder(h_kind, h_pid, h_host, h_started)
+                if h_host != self._host:
+                    raise StackLockedError(
+                        f"stack '{stack}' is locked by {holder}; Outrun "
+                        "cannot tell whether a process on another host is "
+                        "still running, so wait for it to finish; if it is "
+                        "gone, remove the lock with: sqlite3 "
+                        f"{self.path} \"DELETE FROM locks WHERE stack = "
+                        f"'{stack}'\""
+                    )
+                if not _process_gone(h_pid, h_start):
+                    raise StackLockedError(
+                        f"stack '{stack}' is locked by {holder}; wait for "
+                        "it to finish, or if that process is gone, run "
+                        "again: a lock whose process has died is cleared "
+                        "automatically"
+                    )
+                cleared = holder
+                w.execute("DELETE FROM locks WHERE stack = ?", (stack,))
+            w.execute(
+                "INSERT INTO locks (stack, pid, host, kind, started, "
+                "proc_start, token) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (stack, pid, self._host, kind, time.time(),
+                 stat[1] if stat else None, token),
+            )
+        lock = Lock(self, stack, kind, token, cleared)
+        self._held_locks.add(lock)
+        return lock
+
+    # -- resources ----------------------------------------------------------
+
+    def resources(self, stack: str) -> dict[str, ResourceState]:
+        """Every resource row of `stack` by key, secrets decrypted."""
+        with self._errors("read"):
+            rows = self._conn.execute(
+                "SELECT key, urn, data FROM resources WHERE stack = ?",
+                (stack,),
+            ).fetchall()
+        out: dict[str, ResourceState] = {}
+        no_keys = _NO_KEYS
+        needs_opening = []
+        # Loading 100,000 rows makes millions of containers that live on;
+        # the cyclic collector would walk them again and again (it doubled
+        # the cost in measurements), and none of them form cycles.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for (key, urn, _), row in zip(rows, self._decode_rows(stack,
+                                                                  rows)):
+                try:
+                    (typ, name, custom, provider, id_, parent, inputs,
+                     outputs, s_in, s_out, deps, protect, retain, pending,
+                     delete, seq) = row
+                except (ValueError, TypeError):
+                    raise self._damaged_row(stack, urn) from None
+                state = ResourceState(
+                    urn, typ, name, custom, provider, id_, parent, inputs,
+                    outputs, frozenset(s_in) if s_in else no_keys,
+                    frozenset(s_out) if s_out else no_keys, tuple(deps),
+                    protect, retain, pending, delete, seq,
+                )
+                out[key] = state
+                if s_in or s_out:
+                    needs_opening.append(state)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        for state in needs_opening:
+            self._open_secrets(stack, state.inputs, state.secret_inputs,
+                               f"input of {state.urn},")
+            self._open_secrets(stack, state.outputs, state.secret_outputs,
+                               f"output of {state.urn},")
+        return out
+
+    def _decode_rows(self, stack: str, rows: list[Any]) -> list[Any]:
+        # One decode of all rows joined into a JSON array costs about half
+        # of one decode per row; a row that is not one JSON value breaks
+        # it or changes the count, and the slow way then names that row.
+        try:
+            decoded = _decode("[" + ",".join([r[2] for r in rows]) + "]")
+        except ValueError:
+            decoded = None
+        if decoded is not None and len(decoded) == len(rows):
+            return decoded
+        decoded = []
+        for _, urn, data in rows:
+            try:
+                decoded.append(_decode(data))
+            except ValueError:
+                raise self._damaged_row(stack, urn) from None
+        return decoded
+
+    def _damaged_row(self, stack: str, urn: str) -> CorruptStateError:
+        return CorruptStateError(
+            f"the row of {urn} in stack '{stack}' of {self.path} is "
+            "damaged; Outrun left the file untouched. Restore it from a "
+            "backup, or move the file aside to start with an empty state"
+        )
+
+    def writer(self, stack: str) -> Writer:
+        """A Writer that batches changes to `stack` until its flush()."""
+        return Writer(self, stack)
+
+    def providers(self, stack: str) -> dict[str, bytes]:
+        with self._errors("read"):
+            return {
+                ref: bytes(blob) for ref, blob in self._conn.execute(
+                    "SELECT ref, blob FROM providers WHERE stack = ?",
+                    (stack,),
+                )
+            }
+
+    def outputs(self, stack: str) -> tuple[dict[str, Any], frozenset[str]]:
+        """The stack's outputs, secrets decrypted, and which are secret."""
+        with self._errors("read"):
+            row = self._conn.execute(
+                "SELECT data FROM outputs WHERE stack = ?", (stack,)
+            ).fetchone()
+        if row is None:
+            return {}, _NO_KEYS
+        values, keys = _decode(row[0])
+        keys = frozenset(keys)
+        self._open_secrets(stack, values, keys, "output")
+        return values, keys
+
+    # -- config -------------------------------------------------------------
+
+    def config(self, stack: str) -> dict[str, ConfigValue]:
+        """The stack's configuration by key (sorted), secrets decrypted."""
+        with self._errors("read"):
+            rows = self._conn.execute(
+                "SELECT key, value, secret FROM config WHERE stack = ? "
+                "ORDER BY key", (stack,)
+            ).fetchall()
+        out = {}
+        for key, value, secret in rows:
+            if secret:
+                value = self._open_value(
+                    stack, {_SECRET_TAG: value}, f"config value '{key}'")
+            out[key] = ConfigValue(value, bool(secret))
+        return out
+
+    def set_config(self, stack: str, key: str, value: str,
+                   secret: bool) -> None:
+        """Set one configuration value (creates the stack if needed)."""
+        if not isinstance(value, str):
+            raise StateError(
+                f"config value '{key}' must be a string, not "
+                f"{type(value).__name__}"
+            )
+        stored = (self._sealer(stack).seal(value)[_SECRET_TAG] if secret
+                  else value)
+        with self._write() as w:
+            self._ensure_stack(w, stack)
+            w.execute(
+                "INSERT INTO config (stack, key, value, secret) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (stack, key) DO UPDATE "
+                "SET value = excluded.value, secret = excluded.secret",
+                (stack, key, stored, int(bool(secret))),
+            )
+
+    def remove_config(self, stack: str, key: str) -> bool:
+        """Remove one configuration value; False when it was not set."""
+        with self._write() as w:
+            cur = w.execute(
+                "DELETE FROM config WHERE stack = ? AND key = ?",
+                (stack, key),
+            )
+            return cur.rowcount > 0
+
+    # -- runs ---------------------------------------------------------------
+
+    def begin_run(self, stack: str, kind: str) -> int:
+        """Record the start of a run; returns its id for end_run()."""
+        with self._write() as w:
+            self._ensure_stack(w, stack)
+            cur = w.execute(
+                "INSERT INTO runs (stack, kind, started) VALUES (?, ?, ?)",
+                (stack, kind, time.time()),
+            )
+            return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def end_run(self, run_id: int, result: str,
+                counts: Mapping[str, int]) -> None:
+        """Record the end of run `run_id`."""
+        with self._write() as w:
+            cur = w.execute(
+                "UPDATE runs SET ended = ?, result = ?, counts = ? "
+                "WHERE id = ?",
+                (time.time(), result, _encode(dict(counts)), run_id),
+            )
+            if cur.rowcount == 0:
+                raise StateError(
+                    f"there is no run {run_id} in {self.path} (was its "
+                    "stack removed?); nothing was recorded"
+                )
+
+    def runs(self, stack: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs of `stack`, newest first (for history)."""
+        with self._errors("read"):
+            rows = self._conn.execute(
+                "SELECT id, kind, started, ended, result, counts FROM runs "
+                "WHERE stack = ? ORDER BY id DESC LIMIT ?", (stack, limit)
+            ).fetchall()
+        return [
+            {"id": i, "kind": k, "started": s, "ended": e, "result": r,
+             "counts": _decode(c) if c else {}}
+            for i, k, s, e, r, c in rows
+        ]
+
+
+class Writer:
+    """Batches changes to one stack's resources, providers and outputs;
+    flush() commits them in one transaction.  Values are serialized (and
+    secrets encrypted) at put(), so later changes to a ResourceState do
+    not leak in."""
+
+    def __init__(self, store: Store, stack: str) -> None:
+        self.store = store
+        self.stack = stack
+        # key -> (stack, key, urn, data) to write, or None to delete.
+        self._rows: dict[str, tuple[str, str, str, str] | None] = {}
+        self._providers: dict[str, bytes] = {}
+        self._outputs: str | None = None
+
+    @property
+    def pending(self) -> int:
+        """Rows queued and not yet flushed."""
+        return (len(self._rows) + len(self._providers)
+                + (self._outputs is not None))
+
+    def put(self, state: ResourceState) -> None:
+        """Queue an insert or replace of the row with state.key."""
+        inputs = state.inputs
+        outputs = state.outputs
+        s_in = state.secret_inputs
+        s_out = state.secret_outputs
+        if s_in:
+            inputs = self._seal(inputs, s_in)
+        if s_out:
+            outputs = self._seal(outputs, s_out)
+        try:
+            data = _encode((
+                state.type, state.name, state.custom, state.provider,
+                state.id, state.parent, inputs, outputs,
+                sorted(s_in) if s_in else (), sorted(s_out) if s_out else (),
+                state.deps, state.protect, state.retain_on_delete,
+                state.pending, state.delete, state.seq,
+            ))
+        except (TypeError, ValueError) as e:
+            raise StateError(
+                f"resource {state.urn} cannot be saved: {e}; its inputs and "
+                "outputs must be JSON values (str, number, bool, None, "
+                "list, dict with str keys)"
+            ) from None
+        key = state.key
+        self._rows[key] = (self.stack, key, state.urn, data)
+
+    def _seal(self, values: dict[str, Any], keys: frozenset[str]) -> dict:
+        present = [k for k in keys if k in values]
+        if not present:
+            return values
+        sealer = self.store._sealer(self.stack)
+        sealed = dict(values)
+        for k in present:
+            sealed[k] = sealer.seal(values[k])
+        return sealed
+
+    def remove(self, key: str) -> None:
+        """Queue the deletion of the row with `key`."""
+        self._rows[key] = None
+
+    def put_provider(self, ref: str, blob: bytes) -> None:
+        """Queue the provider `ref` (pickled bytes)."""
+        self._providers[ref] = bytes(blob)
+
+    def set_outputs(self, values: Mapping[str, Any],
+                    secret_keys: frozenset[str] | set[str] = _NO_KEYS) -> None:
+        """Queue the stack's outputs; they replace all previous ones."""
+        keys = frozenset(secret_keys)
+        values = dict(values)
+        if keys:
+            values = self._seal(values, keys)
+        try:
+            self._outputs = _encode([values, sorted(keys)])
+        except (TypeError, ValueError) as e:
+            raise StateError(
+                f"the outputs of stack '{self.stack}' cannot be saved: "
+                f"{e}; they must be JSON values"
+            ) from None
+
+    def flush(self) -> None:
+        """Commit everything queued in one transaction; nothing queued,
+        nothing done.  On error the queue is kept, for a retry."""
+        if not self.pending:
+            return
+        puts = [r for r in self._rows.values() if r is not None]
+        removes = [(self.stack, k) for k, r in self._rows.items()
+                   if r is None]
+        with self.store._write() as w:
+            self.store._ensure_stack(w, self.stack)
+            if puts:
+                w.executemany(
+                    "INSERT INTO resources (stack, key, urn, data) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (stack, key) DO UPDATE "
+                    "SET urn = excluded.urn, data = excluded.data",
+                    puts,
+                )
+            if removes:
+                w.executemany(
+                    "DELETE FROM resources WHERE stack = ? AND key = ?",
+                    removes,
+                )
+            if self._providers:
+                w.executemany(
+                    "INSERT OR REPLACE INTO providers (stack, ref, blob) "
+                    "VALUES (?, ?, ?)",
+                    [(self.stack, r, b) for r, b in self._providers.items()],
+                )
+            if self._outputs is not None:
+                w.execute(
+                    "INSERT OR REPLACE INTO outputs (stack, data) "
+                    "VALUES (?, ?)", (self.stack, self._outputs),
+                )
+        self._rows.clear()
+        self._providers.clear()
+        self._outputs = None
+
+
+# ---------------------------------------------------------------------------
+# Checks before SQLite touches a file, and SQLite's errors in our words
+# ---------------------------------------------------------------------------
+
+def _uri_path(path: Path) -> str:
+    return urllib.parse.quote(str(path.absolute()))
+
+
+def _damaged(path: Path, why: str) -> CorruptStateError:
+    return CorruptStateError(
+        f"{path} is not a usable Outrun state database ({why}); Outrun left "
+        "it untouched. Restore it from a backup, or move it aside to start "
+        "with an empty state (the resources it tracked are then forgotten, "
+        "not deleted)"
+    )
+
+
+def _check_file(path: Path, create: bool) -> bool:
+    """Validates what is at `path` before SQLite opens it; True when there
+    is nothing there yet (or an empty file), so the schema is to be made."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if not create:
+            raise StateError(
+                f"there is no Outrun state at {path}; run Outrun in the "
+                "project folder, or create the state with `outrun up`"
+            ) from None
+        return True
+    except OSError as e:
+        raise StateError(
+            f"cannot read the state database {path}: {e.strerror or e}"
+        ) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise StateError(
+            f"cannot read the state database {path}: it is a folder "
+            "(Is a directory); move it aside"
+        )
+    if st.st_size == 0:
+        return True
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError as e:
+        raise StateError(
+            f"cannot read the state database {path}: {e.strerror or e}; "
+            "check its permissions and those of its folder"
+        ) from None
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise _damaged(path, "it is not an SQLite database")
+    page_size = int.from_bytes(header[16:18], "big")
+    if page_size == 1:
+        page_size = 65536
+    if page_size < 512 or page_size & (page_size - 1):
+        raise _damaged(path, "its header is damaged")
+    # The page count in the header is valid when the change counter
+    # (offset 24) matches version-valid-for (offset 92); a file shorter
+    # than it says was truncated.
+    pages = int.from_bytes(header[28:32], "big")
+    valid = pages and header[24:28] == header[92:96]
+    if valid and st.st_size < pages * page_size:
+        raise _damaged(
+            path, f"it is {st.st_size} bytes where its header says "
+            f"{pages * page_size}: it was cut short")
+    return False
+
+
+# SQLite's primary result codes.
+_SQLITE_PERM = 3
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_CORRUPT = 11
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+_SQLITE_NOTADB = 26
+
+
+def _translate(e: sqlite3.Error, path: Path, doing: str) -> StateError:
+    code = getattr(e, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return _damaged(path, str(e))
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return StateError(
+            f"{path} stayed busy for {_BUSY_TIMEOUT_MS // 1000} s (another "
+            f"process is writing to it) so Outrun could not {doing} it; "
+            "try again when that process is done"
+        )
+    if primary in (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN):
+        return StateError(
+            f"cannot {doing} the state database {path}: {e}; check the "
+            "permissions of the file, of its -wal and -shm files and of "
+            "its folder"
+        )
+    if primary == _SQLITE_FULL:
+        return StateError(
+            f"cannot {doing} {path}: the disk is full; free some space and "
+            "run again (the last committed state is intact)"
+        )
+    if primary == _SQLITE_IOERR:
+        return StateError(
+            f"cannot {doing} {path}: an I/O error ({e}); check the disk"
+        )
+    return StateError(f"cannot {doing} the state database {path}: {e}")
