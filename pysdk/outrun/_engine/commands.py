@@ -144,7 +144,8 @@ def main(command: str, argv: list[str], options: dict[str, Any]) -> int:
 
 
 def _passphrase(stack: str) -> Any:
-    return lambda: state_mod.passphrase_from_env_or_prompt(stack)
+    # The store calls it as passphrase(stack, new) when it needs one.
+    return state_mod.passphrase_from_env_or_prompt
 
 
 def _open_store(project: Project, stack: str, create: bool) -> Any:
@@ -239,7 +240,7 @@ def _run(kind: str, args: argparse.Namespace, stack: str, project: Project,
         "loop": args.loop,
         "debug_pending": args.debug_pending,
         "threads": options.get("threads"),
-        "stall_warning_ms": None if os.environ.get("XNOSTALL") else options.get("stall_warning_ms"),
+        "stall_warning_ms": options.get("stall_warning_ms"),
     }
     try:
         exit_code = _host.run_program(run_options, program_main=code_main)

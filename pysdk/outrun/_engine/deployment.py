@@ -30,6 +30,7 @@ import hashlib
 import inspect
 import pickle
 import time
+import types
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +46,7 @@ _current: Deployment | None = None
 _SCALARS = (str, int, float, bool, type(None))
 _NO_DEPS: frozenset[str] = frozenset()
 _NO_KEYS: frozenset[str] = frozenset()
+_EMPTY: Mapping[str, Any] = types.MappingProxyType({})
 
 
 def current() -> Deployment | None:
@@ -613,8 +615,7 @@ class Deployment:
             while queue and self.in_flight < self.parallel:
                 if self.stopping:
                     while queue:
-                        s = queue.popleft()
-                        self._skip(s, "the run was interrupted")
+                        self._skip(queue.popleft(), "the run was interrupted")
                     break
                 step = queue.popleft()
                 self.in_flight += 1
@@ -622,100 +623,63 @@ class Deployment:
                     self.peak_in_flight = self.in_flight
                 step.started = time.monotonic()
                 if step.mode == "inline":
-                    outcome = self._plan(step)
-                    if outcome.error is None and not self.dry_run \
-                            and outcome.op != plan.SAME:
-                        self._operate(step, outcome)
-                    self._finished(step, outcome)
+                    self._finished(step, self._run_inline(step))
                 else:
-                    self.loop.create_task(self._run_async(step))
+                    self.loop.create_task(self._run_threaded(step))
         finally:
             self.pumping = False
 
-    async def _run_async(self, step: Step) -> None:
-        kinds = self.method_kinds[type(step.provider)]
-        outcome = await self._call(kinds, "plan", self._plan, step)
+    def _run_inline(self, step: Step) -> _Outcome:
+        """A provider that never blocks: planned and run right here."""
+        outcome = _Outcome()
+        call = _Direct(step.provider)
+        try:
+            self._plan_step(step, outcome, call)
+            if not self.dry_run and outcome.op != plan.SAME:
+                self._operate_step(step, outcome, call)
+        except Exception as exc:  # noqa: BLE001 - the step's error
+            outcome.error = exc
+        return outcome
+
+    async def _run_threaded(self, step: Step) -> None:
+        """A provider that may block: planned on a pool thread; if there is
+        something to do, the operation is recorded in the state, and then
+        run on a pool thread.  Its async methods run on the loop while the
+        pool thread waits for them."""
+        call = _Threaded(step.provider, self.loop, step.timeouts)
+        outcome = _Outcome()
+        outcome = await _to_thread(self._plan_safe, step, outcome, call)
         if outcome.error is None and not self.dry_run \
                 and outcome.op != plan.SAME:
-            pending = {plan.CREATE: "creating", plan.IMPORT: "creating",
-                       plan.UPDATE: "updating",
-                       plan.REPLACE: "creating"}[outcome.op]
-            self._intent(step, outcome, pending)
-            await self._commit()
-            outcome = await self._call(kinds, "operate", self._operate_safe,
-                                       step, outcome)
+            self._intent(step, outcome)
+            try:
+                await self._commit()
+            except Exception as exc:  # noqa: BLE001 - the state failed
+                outcome.error = exc
+            else:
+                outcome = await _to_thread(self._operate_safe, step, outcome,
+                                           call)
         self._finished(step, outcome)
 
-    async def _call(self, kinds: dict[str, str], what: str, fn: Any,
-                    *args: Any) -> Any:
-        if kinds["mode"] == "async":
-            return await self._async_phase(what, *args)
-        return await _outrun_to_thread(fn, *args)
-
-    async def _async_phase(self, what: str, step: Step,
-                           outcome: _Outcome | None = None) -> _Outcome:
-        """The plan or operate phase of a provider with async methods: its
-        coroutines are awaited here, its plain methods go to the pool."""
-        prov = step.provider
-
-        async def call(name: str, *args: Any) -> Any:
-            fn = getattr(prov, name)
-            if inspect.iscoroutinefunction(fn):
-                coro = fn(*args)
-                timeout = self._timeout(step, name)
-                if timeout is not None:
-                    return await asyncio.wait_for(coro, timeout)
-                return await coro
-            return await _outrun_to_thread(fn, *args)
-
-        if what == "plan":
-            outcome = _Outcome()
-            try:
-                await self._plan_with(step, outcome, call)
-            except BaseException as exc:  # noqa: BLE001
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    raise
-                outcome.error = exc
-            return outcome
-        assert outcome is not None
+    def _plan_safe(self, step: Step, outcome: _Outcome,
+                   call: Any) -> _Outcome:
         try:
-            await self._operate_with(step, outcome, call)
-        except BaseException as exc:  # noqa: BLE001
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
+            self._plan_step(step, outcome, call)
+        except Exception as exc:  # noqa: BLE001 - the step's error
             outcome.error = exc
         return outcome
 
-    def _timeout(self, step: Step, name: str) -> float | None:
-        t = step.timeouts
-        if t is None:
-            return None
-        text = getattr(t, {"create": "create", "update": "update",
-                           "delete": "delete"}.get(name, "read"), None)
-        return parse_duration(text) if text else None
-
-    # Provider calls (inline, on a pool thread, or awaited) ---------------
-
-    def _plan(self, step: Step) -> _Outcome:
-        outcome = _Outcome()
+    def _operate_safe(self, step: Step, outcome: _Outcome,
+                      call: Any) -> _Outcome:
         try:
-            _sync(self._plan_with(step, outcome, _direct(step.provider)))
-        except Exception as exc:  # noqa: BLE001 - becomes the step's error
+            self._operate_step(step, outcome, call)
+        except Exception as exc:  # noqa: BLE001 - the step's error
             outcome.error = exc
         return outcome
 
-    def _operate_safe(self, step: Step, outcome: _Outcome) -> _Outcome:
-        try:
-            _sync(self._operate_with(step, outcome, _direct(step.provider)))
-        except Exception as exc:  # noqa: BLE001
-            outcome.error = exc
-        return outcome
+    # Provider calls (inline or on a pool thread) ---------------------------
 
-    def _operate(self, step: Step, outcome: _Outcome) -> None:
-        self._operate_safe(step, outcome)
-
-    async def _plan_with(self, step: Step, outcome: _Outcome,
-                         call: Any) -> None:
+    def _plan_step(self, step: Step, outcome: _Outcome, call: Any) -> None:
         kinds = self.method_kinds[type(step.provider)]
         old = step.old
         news = step.inputs
@@ -726,20 +690,21 @@ class Deployment:
             outcome.op = plan.CREATE if old is None else plan.UPDATE
             return
         if kinds["check"] != "base":
-            result = await call("check", old.inputs if old else {}, news)
+            result = call.check(old.inputs if old is not None else _EMPTY,
+                                news)
             if result.failures:
                 reasons = "; ".join(
                     f"{f.property}: {f.reason}" if f.property else f.reason
                     for f in result.failures)
                 raise ValueError(f"invalid inputs: {reasons}")
-            news = dict(result.inputs)
+            news = result.inputs
         outcome.news = news
         if old is None:
             outcome.op = plan.IMPORT if step.import_id else plan.CREATE
             return
         diff = None
         if kinds["diff"] != "base":
-            diff = await call("diff", old.id, old.outputs, news)
+            diff = call.diff(old.id, old.outputs, news)
             if diff is not None and not isinstance(diff, DiffResult):
                 raise TypeError(f"{type(step.provider).__name__}.diff() "
                                 "must return a DiffResult, not "
@@ -747,7 +712,7 @@ class Deployment:
         op, changed, replaces = plan.decide(
             old.inputs, news, diff, replace_on_changes=step.roc,
             can_update=kinds["update"] != "base")
-        if op == plan.SAME and (old.secret_inputs != step.secret_inputs):
+        if op == plan.SAME and old.secret_inputs != step.secret_inputs:
             op, changed = plan.UPDATE, sorted(
                 old.secret_inputs ^ step.secret_inputs)
         outcome.op, outcome.changed, outcome.replaces = op, changed, replaces
@@ -760,27 +725,26 @@ class Deployment:
                 "protect=False (or remove it) and run `outrun up` first, "
                 "or undo the change")
 
-    async def _operate_with(self, step: Step, outcome: _Outcome,
-                            call: Any) -> None:
+    def _operate_step(self, step: Step, outcome: _Outcome,
+                      call: Any) -> None:
         op = outcome.op
-        news = outcome.news or {}
+        news = outcome.news or _EMPTY
         old = step.old
         if op == plan.CREATE or op == plan.REPLACE:
             if op == plan.REPLACE and outcome.dbr and old is not None:
-                await call("delete", old.id, old.outputs)
-            r = await call("create", news)
+                call.delete(old.id, old.outputs)
+            r = call.create(news)
             if r is None or not getattr(r, "id", None):
                 raise ValueError(
                     f"{type(step.provider).__name__}.create() must return "
                     "CreateResult(id, outs) with a non-empty id")
             outcome.id, outcome.outs = str(r.id), r.outs
         elif op == plan.UPDATE:
-            assert old is not None
-            r = await call("update", old.id, old.outputs, news)
+            r = call.update(old.id, old.outputs, news)
             outcome.id = old.id
             outcome.outs = r.outs if r is not None else None
         elif op == plan.IMPORT:
-            r = await call("read", step.import_id, news)
+            r = call.read(step.import_id, news)
             if r is None or r.outs is None:
                 raise ValueError(f"resource '{step.name}': nothing to import "
                                  f"with id {step.import_id!r}")
@@ -875,29 +839,46 @@ class Deployment:
                 or old.deps != tuple(sorted(step.deps))
                 or old.pending is not None or old.urn != step.urn)
 
-    def _intent(self, step: Step, outcome: _Outcome, pending: str) -> None:
+    def _intent(self, step: Step, outcome: _Outcome) -> None:
+        """Records in the state the operation about to start, so that a run
+        that dies during it leaves a note for the next one."""
+        step.op = outcome.op
+        self.display.step_started(step)
         if self.writer is None:
             return
         old = step.old
-        if old is not None:
+        op = outcome.op
+        if op == plan.UPDATE or (op == plan.REPLACE and outcome.dbr):
             st = _copy_state(old)
-            st.pending = pending if outcome.op != plan.REPLACE or outcome.dbr \
-                else "updating"
-        else:
-            st = ResourceState(urn=step.urn, type=step.type, name=step.name,
-                               custom=step.custom,
-                               provider=step.provider_ref,
-                               parent=step.parent.urn if step.parent
-                               else None,
-                               inputs=dict(outcome.news or {}),
-                               secret_inputs=step.secret_inputs,
-                               deps=tuple(sorted(step.deps)),
-                               pending=pending, seq=step.seq)
-        self.writer.put(st)
-        step.op = outcome.op
-        self.display.step_started(step)
+            st.pending = "updating" if op == plan.UPDATE else "deleting"
+            self.writer.put(st)
+            return
+        if op == plan.REPLACE:
+            # The old resource waits in its delete slot while its
+            # replacement is made.
+            gone = _copy_state(old)
+            gone.delete = True
+            self.writer.put(gone)
+        self.writer.put(ResourceState(
+            urn=step.urn, type=step.type, name=step.name, custom=step.custom,
+            provider=step.provider_ref,
+            parent=step.parent.urn if step.parent is not None else None,
+            inputs=outcome.news or {}, secret_inputs=step.secret_inputs,
+            deps=tuple(sorted(step.deps)), pending="creating",
+            seq=step.seq))
 
     def _fail(self, step: Step, exc: BaseException) -> None:
+        old = step.old
+        if old is not None and self.writer is not None \
+                and step.op in (plan.UPDATE, plan.REPLACE):
+            # The resource stays as it was; a replacement's old half goes
+            # back to its place.
+            self.writer.put(old)
+            if step.op == plan.REPLACE:
+                self.writer.remove(old.urn + "#delete")
+        elif old is None and self.writer is not None and step.op in (
+                plan.CREATE, plan.IMPORT) and step.mode != "inline":
+            self.writer.remove(step.urn)
         step.ok = False
         step.error = f"{type(exc).__name__}: {exc}" \
             if not isinstance(exc, (plan.ProtectedError, ValueError)) \
@@ -1068,7 +1049,7 @@ class Deployment:
                 elif not getattr(provider, "blocking", True):
                     fn(st.id, st.outputs)
                 else:
-                    await _outrun_to_thread(fn, st.id, st.outputs)
+                    await _to_thread(fn, st.id, st.outputs)
             self.writer.remove(st.key)
             await self._commit()
             step.ok = True
@@ -1179,24 +1160,52 @@ def _resource_class() -> type:
     return Resource
 
 
-def _direct(provider: Any) -> Any:
-    async def call(name: str, *args: Any) -> Any:
-        return getattr(provider, name)(*args)
-    return call
+class _Direct:
+    """Calls a provider's methods as they are (inline, or on a pool thread
+    that runs the whole phase)."""
+
+    __slots__ = ("check", "diff", "create", "read", "update", "delete")
+
+    def __init__(self, provider: Any) -> None:
+        self.check = provider.check
+        self.diff = provider.diff
+        self.create = provider.create
+        self.read = provider.read
+        self.update = provider.update
+        self.delete = provider.delete
 
 
-def _sync(coro: Any) -> Any:
-    """Runs a coroutine that never suspends (its awaits are all on plain
-    calls) to the end, without a loop."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    coro.close()
-    raise RuntimeError("a provider call suspended where it must not")
+class _Threaded:
+    """Calls a provider's methods from a pool thread: plain ones directly,
+    ``async def`` ones on the loop (the pool thread waits for them), with
+    custom timeouts applied to those."""
+
+    def __init__(self, provider: Any, loop: asyncio.AbstractEventLoop,
+                 timeouts: Any) -> None:
+        self._provider = provider
+        self._loop = loop
+        self._timeouts = timeouts
+
+    def __getattr__(self, name: str) -> Any:
+        fn = getattr(self._provider, name)
+        if not inspect.iscoroutinefunction(fn):
+            return fn
+        loop = self._loop
+        timeout = None
+        if self._timeouts is not None:
+            text = getattr(self._timeouts, name, None) \
+                if name in ("create", "update", "delete", "read") else None
+            timeout = parse_duration(text) if text else None
+
+        def call(*args: Any) -> Any:
+            coro = fn(*args)
+            if timeout is not None:
+                coro = asyncio.wait_for(coro, timeout)
+            return asyncio.run_coroutine_threadsafe(coro, loop).result()
+        return call
 
 
-async def _outrun_to_thread(fn: Any, *args: Any) -> Any:
+async def _to_thread(fn: Any, *args: Any) -> Any:
     from outrun._offload import to_thread
 
     return await to_thread(fn, *args)
