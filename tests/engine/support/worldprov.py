@@ -117,6 +117,8 @@ class WorldProvider(ResourceProvider):
     def delete(self, id_: str, props: Mapping[str, Any]) -> None:
         name = props["name"]
         with _Operation("delete", name) as op:
+            if props.get("sleep"):
+                time.sleep(float(props["sleep"]))
             path = _path(name)
             try:
                 with open(path) as f:

@@ -1,0 +1,145 @@
+"""protect, a failing provider beside independent branches, and the
+--parallel bound."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Project, explain, ops_of
+
+PROTECTED = """
+    import outrun
+    from worldprov import Thing
+
+    keep = Thing("keep", {value}, opts=outrun.ResourceOptions(
+        protect={protect}, replace_on_changes=["value"]))
+    Thing("other", 1)
+"""
+
+
+def _state_names(project: Project) -> list[str]:
+    ls = json.loads(project.ok("stack ls", "--json").stdout)
+    return [(s["name"], s["resources"]) for s in ls]
+
+
+def test_protected_resource_is_not_deleted(project: Project) -> None:
+    project.write(PROTECTED.format(value=1, protect=True))
+    project.ok("up")
+    project.clear_ops()
+    project.write("""
+        from worldprov import Thing
+        Thing("other", 1)
+    """)
+    proc = project.run("up")
+    assert proc.returncode == 1, explain(proc)
+    assert "protected" in proc.stdout + proc.stderr, explain(proc)
+    assert "keep" in proc.stdout + proc.stderr, explain(proc)
+    assert project.things() == {"keep": 1, "other": 1}
+    assert ops_of(project.ops_done(), "delete") == []
+    assert _state_names(project) == [("dev", 2)]
+    # Unprotect (the program declares it again with protect=False), then
+    # remove it: both work.
+    project.write(PROTECTED.format(value=1, protect=False))
+    project.ok("up")
+    project.write("""
+        from worldprov import Thing
+        Thing("other", 1)
+    """)
+    project.ok("up")
+    assert project.things() == {"other": 1}
+    assert _state_names(project) == [("dev", 1)]
+
+
+def test_protected_resource_is_not_replaced(project: Project) -> None:
+    project.write(PROTECTED.format(value=1, protect=True))
+    project.ok("up")
+    project.clear_ops()
+    project.write(PROTECTED.format(value=2, protect=True))
+    proc = project.run("up")
+    assert proc.returncode == 1, explain(proc)
+    assert "protected" in proc.stdout + proc.stderr, explain(proc)
+    assert project.ops_done() == []
+    assert project.things() == {"keep": 1, "other": 1}
+    out = project.run("stack ls", "--json")
+    assert json.loads(out.stdout)[0]["resources"] == 2
+    # Unprotect with the old value, then change it: the replacement runs.
+    project.write(PROTECTED.format(value=1, protect=False))
+    project.ok("up")
+    project.write(PROTECTED.format(value=2, protect=False))
+    s = project.summary("up")
+    assert s["counts"].get("replace") == 1, s
+    assert project.things() == {"keep": 2, "other": 1}
+
+
+BRANCHES = """
+    from worldprov import Thing
+
+    a = Thing("a", 1, fail={fail!r})
+    b = Thing("b", a.path)
+    c = Thing("c", 3)
+"""
+
+
+def test_failure_skips_dependents_and_spares_independent_branches(
+        project: Project) -> None:
+    project.write(BRANCHES.format(fail="the disk is on fire"))
+    events, proc = project.events("up", expect=1)
+    s = events[-1]
+    assert s["result"] == "failed", s
+    assert project.things() == {"c": 3}
+    # b never started: only a and c reached the provider.
+    assert sorted(ops_of(project.ops(), "start")) == ["a", "c"], \
+        project.ops()
+    assert ops_of(project.ops_done(), "create") == ["c"]
+    failures = s["failures"]
+    assert len(failures) == 1, s
+    assert failures[0]["urn"].endswith("::a"), s
+    assert "the disk is on fire" in failures[0]["message"], s
+    assert s["skipped"] == 1, s
+    assert [e["name"] for e in events if e["event"] == "skipped"] == ["b"]
+    # The plain summary names A and the reason too.
+    project.clear_ops()
+    proc = project.run("up")
+    assert proc.returncode == 1, explain(proc)
+    failures_part = proc.stdout.split("Failures:", 1)[-1]
+    assert "::a" in failures_part and "the disk is on fire" in \
+        failures_part, explain(proc)
+    # Fixed: a and b are created, c stays.
+    project.clear_ops()
+    project.write(BRANCHES.format(fail=None))
+    s = project.summary("up")
+    assert s["counts"] == {"create": 2, "same": 1}, s
+    assert sorted(ops_of(project.ops_done(), "create")) == ["a", "b"]
+    assert project.things() == {"a": 1, "b": str(project.world / "a"),
+                                "c": 3}
+
+
+MANY = """
+    from worldprov import Thing
+
+    for i in range({n}):
+        Thing(f"t{{i:03d}}", i, sleep={sleep})
+"""
+
+
+def _max_in_flight(project: Project) -> int:
+    return max(o["in_flight"] for o in project.ops_done())
+
+
+def test_parallel_bounds_operations_in_flight(project: Project) -> None:
+    project.write(MANY.format(n=30, sleep=0.05))
+    project.ok("up", "--parallel", "4")
+    assert len(ops_of(project.ops_done(), "create")) == 30
+    assert _max_in_flight(project) == 4
+
+
+def test_parallel_one_runs_one_at_a_time(project: Project) -> None:
+    project.write(MANY.format(n=10, sleep=0.02))
+    project.ok("up", "--parallel", "1")
+    assert len(ops_of(project.ops_done(), "create")) == 10
+    assert _max_in_flight(project) == 1
+    # Deletes are bounded too.
+    project.clear_ops()
+    project.ok("destroy", "--parallel", "1")
+    assert len(ops_of(project.ops_done(), "delete")) == 10
+    assert _max_in_flight(project) == 1
