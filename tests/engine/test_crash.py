@@ -39,6 +39,9 @@ def test_up_after_kill_9_finishes_the_work(project: Project) -> None:
     assert set(project.things()) == names
     again = ops_of(project.ops_done(), "create-again")
     assert len(again) == len(set(again)) <= parallel, again
+    # Operations were in flight at the kill: the second run says so.
+    assert s["warnings"], s
+    assert all("being created" in w for w in s["warnings"]), s["warnings"]
     warnings = "\n".join(s["warnings"])
     for name in again:
         assert f"::{name} " in warnings, (name, s["warnings"])
