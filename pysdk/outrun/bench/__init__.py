@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from outrun.bench import ffi, offload, output, process, startup
+from outrun.bench import engine, ffi, offload, output, process, startup
 from outrun.bench._harness import Row, print_table, write_json
 
 # name -> (what it measures, function(host, runs, scale) -> rows,
@@ -38,6 +38,10 @@ SCENARIOS: dict[
              "asyncio.to_thread (trivial call sync, one at a time and "
              "10,000 gathered; 1,000 x a 10 ms blocking call)"),
             ffi.run, 7),
+    "engine": (("outrun up, no-op up and preview beside pulumi's SDK under "
+                "its mocks, programs of N RandomString resources, chained "
+                "and independent (N = 100 to 100,000; wall time, peak "
+                "memory)"), engine.run, 3),
 }
 
 
@@ -57,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="measurements per side (default: per scenario)")
     p.add_argument("--scale", type=float, default=1.0, metavar="F",
                    help="multiply the sizes of sized scenarios (output, "
-                        "offload, process, ffi) "
+                        "offload, process, ffi, engine) "
                         "by F, e.g. 0.01 for a quick check (default: 1)")
     p.add_argument("--json", metavar="FILE", dest="json_file",
                    help="also write the results as JSON to FILE")
