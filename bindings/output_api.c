@@ -820,10 +820,68 @@ module_scheduler(PyObject *module, PyObject *unused)
     return Py_XNewRef((PyObject *)s);
 }
 
+PyDoc_STRVAR(scan_inputs_doc,
+             "scan_inputs(props)\n--\n\n"
+             "For the engine: None when every value of the dict props is "
+             "plain (str,\nint, float, bool or None); else a list of "
+             "(key, Output) for the others,\neach turned into an Output "
+             "with from_input.");
+
+static PyObject *
+module_scan_inputs(PyObject *module, PyObject *props)
+{
+    bnd_state *st = bnd_get_state(module);
+    PyObject *key, *value, *list = NULL;
+    Py_ssize_t pos = 0;
+
+    if (!PyDict_Check(props)) {
+        PyErr_Format(PyExc_TypeError, "scan_inputs() takes a dict, not "
+                     "%.100s", Py_TYPE(props)->tp_name);
+        return NULL;
+    }
+    while (PyDict_Next(props, &pos, &key, &value)) {
+        PyTypeObject *t = Py_TYPE(value);
+        PyObject *out, *pair;
+
+        if (value == Py_None || t == &PyUnicode_Type || t == &PyLong_Type ||
+            t == &PyBool_Type || t == &PyFloat_Type)
+            continue;
+        if (t == st->OutputType)
+            out = Py_NewRef(value);
+        else {
+            /* from_input may run user code (awaitables): hold the key. */
+            Py_INCREF(key);
+            out = bnd_output_from_input(st, value);
+            if (out == NULL) {
+                Py_DECREF(key);
+                Py_XDECREF(list);
+                return NULL;
+            }
+            Py_DECREF(key);
+        }
+        if (list == NULL && (list = PyList_New(0)) == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        pair = PyTuple_Pack(2, key, out);
+        Py_DECREF(out);
+        if (pair == NULL || PyList_Append(list, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(pair);
+    }
+    if (list == NULL)
+        Py_RETURN_NONE;
+    return list;
+}
+
 static PyMethodDef output_functions[] = {
     {"deferred_output", module_deferred_output, METH_NOARGS,
      deferred_output_doc},
     {"scheduler", module_scheduler, METH_NOARGS, scheduler_doc},
+    {"scan_inputs", module_scan_inputs, METH_O, scan_inputs_doc},
     {NULL, NULL, 0, NULL},
 };
 

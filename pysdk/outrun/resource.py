@@ -14,6 +14,8 @@ from typing import Any
 
 from _outrun import Output
 
+from outrun import _engine
+
 ROOT_STACK_RESOURCE = None
 
 
@@ -200,11 +202,9 @@ class Resource:
                             "ResourceOptions instance")
         if props is None:
             props = {}
-        elif not isinstance(props, Mapping):
+        elif type(props) is not dict and not isinstance(props, Mapping):
             raise TypeError("Expected resource properties to be a mapping")
-        from outrun._engine import deployment
-
-        dep = deployment.current()
+        dep = _engine.active
         if dep is None:
             raise RuntimeError(
                 f"cannot create resource '{name}' ({t}): resources need a "

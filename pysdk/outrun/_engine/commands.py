@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
+from outrun import _engine
 from outrun._engine import deployment as deployment_mod
 from outrun._engine import state as state_mod
 
@@ -263,10 +265,12 @@ async def _engine_main(rt: Any, code: types.CodeType,
     dep = deployment_mod.Deployment(
         kind=kind, project=project.name, stack=stack, store=store,
         display=display, parallel=parallel, config=config, loop=rt.loop)
-    dep.track = rt.track
+    # What was loaded so far (the state's records above all) lives to the
+    # end: the cyclic collector need not walk it again and again.
+    gc.freeze()
     display.start()
     dep.load(*preloaded)
-    deployment_mod._current = dep
+    _engine.active = dep
     program_error: BaseException | None = None
     interrupted = False
     try:
@@ -274,7 +278,11 @@ async def _engine_main(rt: Any, code: types.CodeType,
             result = eval(code, module.__dict__)
             if asyncio.iscoroutine(result):
                 await result
-            await rt.wait_for_tracked()
+            while True:
+                await rt.wait_for_tracked()
+                if not dep.unsettled:
+                    break
+                await dep.wait_idle()
         except (KeyboardInterrupt, asyncio.CancelledError):
             interrupted = True
             dep.stop()
@@ -297,7 +305,7 @@ async def _engine_main(rt: Any, code: types.CodeType,
         elif dep.writer is not None:
             dep.writer.flush()
     finally:
-        deployment_mod._current = None
+        _engine.active = None
     if dep.fatal is not None:
         print(f"outrun: error: {dep.fatal}", file=sys.stderr)
     user_failures = [e for e in rt.failed
@@ -339,7 +347,6 @@ def _destroy_main(kind: str, stack: str, project: Project, store: Any,
             kind=kind, project=project.name, stack=stack, store=store,
             display=display, parallel=parallel, config=config,
             loop=rt.loop)
-        dep.track = rt.track
         display.start()
         dep.load(*preloaded)
         interrupted = False

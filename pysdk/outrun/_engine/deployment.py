@@ -31,26 +31,27 @@ import inspect
 import pickle
 import time
 import types
+from time import monotonic as _monotonic
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from _outrun import UNKNOWN, Output
+from _outrun import UNKNOWN, Output, scan_inputs as _scan_inputs
 
+from outrun import _engine
 from outrun._engine import plan
 from outrun._engine.state import ResourceState
 from outrun.dynamic import DiffResult, ResourceProvider
 
-_current: Deployment | None = None
 
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 _NO_DEPS: frozenset[str] = frozenset()
 _NO_KEYS: frozenset[str] = frozenset()
 _EMPTY: Mapping[str, Any] = types.MappingProxyType({})
 
 
 def current() -> Deployment | None:
-    return _current
+    return _engine.active
 
 
 class EngineFailure(Exception):
@@ -86,32 +87,41 @@ class _Outcome:
 class Step:
     """One resource of this run, and what happens to it."""
 
-    __slots__ = (
-        "deployment", "res", "urn", "type", "name", "custom", "parent",
-        "provider", "provider_ref", "protect", "retain", "dbr", "ignore",
-        "roc", "import_id", "secret_outs", "keys", "props", "waiting",
-        "watched", "deps", "inputs", "secret_inputs", "unknown_inputs",
-        "old", "op", "started", "elapsed", "ok", "error", "detail",
-        "values", "out_secret", "id_value", "known", "pending_outs",
-        "children", "seq", "settled", "alias_keys", "timeouts", "mode",
-        "qtype",
-    )
-
-    def __init__(self) -> None:
-        self.pending_outs: dict[str, Output[Any]] | None = None
-        self.children: list[Step] | None = None
-        self.values: Mapping[str, Any] | None = None
-        self.settled = 0  # 0 pending, 1 done, 2 failed, 3 skipped
-        self.ok: bool | None = None
-        self.error: str | None = None
-        self.detail: str | None = None
-        self.elapsed: float | None = None
-        self.started = 0.0
-        self.op = ""
-        self.old: ResourceState | None = None
-        self.inputs: dict[str, Any] = {}
-        self.secret_inputs: frozenset[str] = _NO_KEYS
-        self.out_secret: frozenset[str] = _NO_KEYS
+    # Defaults, as class attributes: a step stores only what differs, which
+    # keeps registration short (a program may declare 100,000 resources).
+    deployment: Deployment
+    res: Any
+    urn = type = name = qtype = provider_ref = mode = ""
+    custom = protect = retain = dbr = unknown_inputs = known = False
+    parent: Step | None = None
+    provider: Any = None
+    ignore: tuple[str, ...] = ()
+    roc: tuple[str, ...] = ()
+    alias_keys: tuple[str, ...] = ()
+    secret_outs: tuple[str, ...] = ()
+    import_id: str | None = None
+    timeouts: Any = None
+    keys: Any = ()
+    props: Mapping[str, Any] | None = None
+    watched: list[tuple[str | None, Output[Any]]] | None = None
+    waiting = 0
+    deps: frozenset[str] | set[str] = _NO_DEPS
+    inputs: Mapping[str, Any] = _EMPTY
+    secret_inputs: frozenset[str] = _NO_KEYS
+    out_secret: frozenset[str] = _NO_KEYS
+    old: ResourceState | None = None
+    op = ""
+    started = 0.0
+    elapsed: float | None = None
+    ok: bool | None = None
+    error: str | None = None
+    detail: str | None = None
+    values: Mapping[str, Any] | None = None
+    id_value: str | None = None
+    pending_outs: dict[str, Output[Any]] | None = None
+    children: list[Step] | None = None
+    seq = 0
+    settled = 0  # 0 pending, 1 done, 2 failed, 3 skipped
 
     # Outputs of the resource ------------------------------------------------
 
@@ -139,7 +149,9 @@ class Step:
                                     self.known, False, deps)
         if key == "__done":
             return Output._resolved(None, True, False, deps)
-        values = self.values or {}
+        values = self.values or _EMPTY
+        if key not in values and key in self.inputs:
+            values = self.inputs
         if key in values:
             value = values[key]
             known = self.known or (self.op == plan.SAME)
@@ -246,7 +258,6 @@ class Deployment:
         self.method_kinds: dict[type, dict[str, str]] = {}
         self.stopping = False
         self.started_at = time.monotonic()
-        self.track: Any = None
         # Creates an earlier run left unfinished: rows to drop unless this
         # run declares the resource again.
         self.stale_creates: dict[str, ResourceState] = {}
@@ -316,22 +327,20 @@ class Deployment:
                 "name")
         step.urn = urn
         step.keys = props.keys()
-        step.props = props
         self.seq += 1
         step.seq = self.seq
         secret_outs = type(res)._secret_outputs
         provider = getattr(res, "_provider_impl", None)
         if opts is None:
-            step.protect = pstep.protect if pstep is not None else False
-            step.retain = step.dbr = False
-            step.ignore = step.roc = step.alias_keys = ()
-            step.import_id = step.timeouts = None
+            if pstep is not None and pstep.protect:
+                step.protect = True
         else:
             secret_outs = self._options(step, opts, res, secret_outs)
             if provider is None and isinstance(opts.provider,
                                                ResourceProvider):
                 provider = opts.provider
-        step.secret_outs = secret_outs
+        if secret_outs:
+            step.secret_outs = secret_outs
         res.__dict__["_step"] = step
         steps[urn] = step
         if pstep is not None:
@@ -352,19 +361,12 @@ class Deployment:
                 "ResourceProvider) and its built-in ones "
                 "(outrun.providers.random)")
         else:
-            step.provider_ref = ""
             step.mode = "inline"
         self._busy()
 
         # What the step waits for: every input that is not a plain value.
-        watched = None
-        for key, value in props.items():
-            if type(value) in _SCALARS:
-                continue
-            if watched is None:
-                watched = []
-            watched.append((key, value if type(value) is Output
-                            else Output.from_input(value)))
+        watched = _scan_inputs(props) if type(props) is dict \
+            else _scan_inputs(dict(props))
         if opts is not None:
             deps_on = opts.depends_on
             if deps_on is not None:
@@ -377,11 +379,13 @@ class Deployment:
             if watched is None:
                 watched = []
             watched.append((None, pstep.output("__done")))
-        step.watched = watched
         if watched is None:
-            step.waiting = 0
-            self._inputs_ready(step)
+            # Only plain values: the inputs are the props.
+            step.inputs = props
+            self._ready(step)
             return
+        step.watched = watched
+        step.props = props
         step.waiting = len(watched)
         cb = self._input_settled_cb(step)
         for _, out in watched:
@@ -494,14 +498,6 @@ class Deployment:
     # Inputs ready -----------------------------------------------------------
 
     def _inputs_ready(self, step: Step) -> None:
-        if step.watched is None:
-            # Only plain values: nothing to read from Outputs.
-            step.inputs = step.props
-            step.props = None
-            step.deps = _NO_DEPS
-            step.unknown_inputs = False
-            self._ready(step)
-            return
         props = step.props
         inputs = dict(props) if props else {}
         secret: list[str] = []
@@ -558,9 +554,15 @@ class Deployment:
                     # Taken over under the new URN.
                     self._aliased(alias, step)
                     break
-        step.old = old
+        if old is not None:
+            step.old = old
         if not step.custom:
             self._component(step)
+            return
+        if step.mode == "inline" and not self.stopping:
+            # Quick and pure: no slot to wait for, nothing in flight.
+            step.started = _monotonic()
+            self._finished(step, self._run_inline(step), False)
             return
         self.queue.append(step)
         if not self.pumping:
@@ -632,7 +634,7 @@ class Deployment:
     def _run_inline(self, step: Step) -> _Outcome:
         """A provider that never blocks: planned and run right here."""
         outcome = _Outcome()
-        call = _Direct(step.provider)
+        call = step.provider
         try:
             self._plan_step(step, outcome, call)
             if not self.dry_run and outcome.op != plan.SAME:
@@ -753,24 +755,30 @@ class Deployment:
 
     # Results ----------------------------------------------------------------
 
-    def _finished(self, step: Step, outcome: _Outcome) -> None:
-        self.in_flight -= 1
-        step.elapsed = time.monotonic() - step.started
-        op = outcome.op or plan.CREATE
-        step.op = plan.REPLACE if op == plan.REPLACE else op
+    def _finished(self, step: Step, outcome: _Outcome,
+                  slot: bool = True) -> None:
+        if slot:
+            self.in_flight -= 1
+        step.elapsed = _monotonic() - step.started
+        step.op = outcome.op or plan.CREATE
         if outcome.error is not None:
             self._fail(step, outcome.error)
         else:
-            step.detail = ", ".join(outcome.changed) if outcome.changed \
-                else None
+            if outcome.changed:
+                step.detail = ", ".join(outcome.changed)
             self._succeeded(step, outcome)
-        if not self.pumping and self.queue:
+        if slot and not self.pumping and self.queue:
             self._pump()
 
     def _succeeded(self, step: Step, outcome: _Outcome) -> None:
-        old = step.old
         op = outcome.op
-        news = outcome.news if outcome.news is not None else step.inputs
+        news = outcome.news
+        if news is None:
+            news = step.inputs
+        if op == plan.CREATE and not self.dry_run:
+            self._created(step, outcome, news)
+            return
+        old = step.old
         if op == plan.SAME:
             assert old is not None
             step.values = old.outputs
@@ -792,13 +800,20 @@ class Deployment:
             step.id_value = None
             step.known = False
         else:
-            outs = dict(outcome.outs) if outcome.outs is not None else {}
-            values = dict(news)
-            values.update(outs)
+            outs = outcome.outs
+            if outs is None:
+                values = news
+            elif type(outs) is dict and news.keys() <= outs.keys():
+                # The usual case: the provider returned every input.
+                values = outs
+            else:
+                values = dict(news)
+                values.update(outs)
             step.values = values
-            step.out_secret = frozenset(
-                k for k in values if k in step.secret_inputs
-                or k in step.secret_outs)
+            if step.secret_inputs or step.secret_outs:
+                step.out_secret = frozenset(
+                    k for k in values if k in step.secret_inputs
+                    or k in step.secret_outs)
             step.id_value = outcome.id
             step.known = True
             if op == plan.REPLACE and old is not None and not outcome.dbr:
@@ -808,10 +823,41 @@ class Deployment:
                 self.writer.put(old_copy)
                 self.old[old_copy.key] = old_copy
             self._record(step, op, outcome.id, values, news=news)
-        self.display.step_started(step) if self.dry_run else None
+        if self.dry_run:
+            self.display.step_started(step)
         step.ok = True
         self.display.step_finished(step)
         self._count(op)
+        self._to_resolve(step)
+
+    def _created(self, step: Step, outcome: _Outcome,
+                 news: Mapping[str, Any]) -> None:
+        """_succeeded() for the most common step, a create."""
+        outs = outcome.outs
+        # An input the provider did not return reads as the input (see
+        # Step._settled_output); the state keeps what the provider said.
+        values = news if outs is None else outs
+        step.values = values
+        if step.secret_inputs or step.secret_outs:
+            step.out_secret = frozenset(
+                k for k in values if k in step.secret_inputs
+                or k in step.secret_outs)
+        step.id_value = outcome.id
+        step.known = True
+        writer = self.writer
+        if writer is not None:
+            parent = step.parent
+            deps = step.deps
+            writer.put(ResourceState(
+                step.urn, step.type, step.name, True, step.provider_ref,
+                outcome.id, parent.urn if parent is not None else None,
+                news, values, step.secret_inputs, step.out_secret,
+                tuple(sorted(deps)) if deps else (), step.protect,
+                step.retain, None, False, step.seq))
+        step.ok = True
+        self.display.step_finished(step)
+        counts = self.counts
+        counts["create"] = counts.get("create", 0) + 1
         self._to_resolve(step)
 
     def _record(self, step: Step, op: str, id_: str | None,
@@ -823,11 +869,12 @@ class Deployment:
             urn=step.urn, type=step.type, name=step.name, custom=step.custom,
             provider=step.provider_ref, id=id_,
             parent=step.parent.urn if step.parent is not None else None,
-            inputs=dict(news if news is not None else step.inputs),
-            outputs=dict(outputs),
+            inputs=news if news is not None else step.inputs,
+            outputs=outputs,
             secret_inputs=step.secret_inputs,
-            secret_outputs=getattr(step, "out_secret", frozenset()),
-            deps=tuple(sorted(step.deps)), protect=step.protect,
+            secret_outputs=step.out_secret,
+            deps=tuple(sorted(step.deps)) if step.deps else (),
+            protect=step.protect,
             retain_on_delete=step.retain, seq=step.seq))
 
     def _meta_changed(self, old: ResourceState, step: Step,
@@ -900,12 +947,24 @@ class Deployment:
         self.counts[op] = self.counts.get(op, 0) + 1
 
     def _to_resolve(self, step: Step) -> None:
+        """The step's record is queued for the state: it is committed at the
+        end of this loop turn, together with every other record of the
+        turn.  A provider that touches the outside world (a blocking or
+        async one) resolves its Outputs only after that commit, so nothing
+        that depends on it starts before it is on disk; a pure, inline one
+        (random) resolves them now: an operation of anything depending on
+        it commits its intent first, and that commit carries this record
+        too."""
         if self.writer is None:
             step.settle(1)
             self._done(step)
             return
-        self.to_resolve.append(step)
         self._schedule_flush()
+        if step.mode == "inline":
+            step.settle(1)
+            self._done(step)
+            return
+        self.to_resolve.append(step)
 
     # Commits ----------------------------------------------------------------
 
@@ -941,9 +1000,6 @@ class Deployment:
 
     def _busy(self) -> None:
         self.unsettled += 1
-        if self.unsettled == 1 and self.track is not None:
-            self.idle_future = self.loop.create_future()
-            self.track(self.idle_future)
 
     def _done(self, step: Step) -> None:
         self.unsettled -= 1
@@ -951,6 +1007,13 @@ class Deployment:
             fut, self.idle_future = self.idle_future, None
             if not fut.done():
                 fut.set_result(None)
+
+    async def wait_idle(self) -> None:
+        """Waits until every registered resource has settled."""
+        if self.unsettled:
+            if self.idle_future is None:
+                self.idle_future = self.loop.create_future()
+            await asyncio.shield(self.idle_future)
 
     # Exports ----------------------------------------------------------------
 
@@ -1126,7 +1189,7 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_plain(v) for v in value]
-    if isinstance(value, _SCALARS):
+    if isinstance(value, (str, int, float, bool, type(None))):
         return value
     if isinstance(value, _resource_class()):
         return value._step.urn
@@ -1158,21 +1221,6 @@ def _resource_class() -> type:
     from outrun.resource import Resource
 
     return Resource
-
-
-class _Direct:
-    """Calls a provider's methods as they are (inline, or on a pool thread
-    that runs the whole phase)."""
-
-    __slots__ = ("check", "diff", "create", "read", "update", "delete")
-
-    def __init__(self, provider: Any) -> None:
-        self.check = provider.check
-        self.diff = provider.diff
-        self.create = provider.create
-        self.read = provider.read
-        self.update = provider.update
-        self.delete = provider.delete
 
 
 class _Threaded:

@@ -263,10 +263,37 @@ _CHECK_PLAINTEXT = b'"outrun passphrase check"'
 
 _BUSY_TIMEOUT_MS = 10_000
 
-_encode = json.JSONEncoder(
+_json_encode = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, check_circular=False
 ).encode
 _decode = json.JSONDecoder().decode
+_encode = _json_encode
+
+try:
+    import orjson as _orjson
+except ImportError:  # the standard library does the same, ten times slower
+    pass
+else:
+    _orjson_dumps = _orjson.dumps
+    _orjson_loads = _orjson.loads
+    _json_decode = _decode
+
+    def _decode(text: str) -> Any:
+        """The value of JSON text; what orjson refuses (NaN, numbers
+        beyond a double, written by the fallback below) goes to the
+        standard library, which says what is wrong if anything is."""
+        try:
+            return _orjson_loads(text)
+        except ValueError:
+            return _json_decode(text)
+
+    def _encode(value: Any) -> str:
+        """JSON text of value: orjson's, or the standard library's for
+        what orjson refuses (integers beyond 64 bits, non-string keys)."""
+        try:
+            return _orjson_dumps(value).decode()
+        except TypeError:
+            return _json_encode(value)
 
 _NO_KEYS: frozenset[str] = frozenset()
 

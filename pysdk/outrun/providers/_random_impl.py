@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import operator
 import os
+import threading
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -132,6 +134,41 @@ class _RandomProvider(ResourceProvider):
 # ---------------------------------------------------------------------------
 
 
+class _RandomPool:
+    """os.urandom, read 4 KiB at a time: a small draw costs a slice
+    instead of a system call.  The bytes are the kernel's all the same,
+    each handed out once."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._pos = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, n: int) -> bytes:
+        if n > 512:
+            return os.urandom(n)
+        with self._lock:
+            pos = self._pos
+            end = pos + n
+            if end > len(self._buf):
+                self._buf = os.urandom(4096)
+                pos, end = 0, n
+            self._pos = end
+            return self._buf[pos:end]
+
+
+    def forget(self) -> None:
+        """After a fork: the child must never hand out the parent's
+        bytes."""
+        self._buf = b""
+        self._pos = 0
+        self._lock = threading.Lock()
+
+
+_urandom = _RandomPool()
+os.register_at_fork(after_in_child=_urandom.forget)
+
+
 class _Alphabet:
     """A set of characters and the tables that map random bytes onto it
     without bias: a byte below the largest multiple of the alphabet's size
@@ -174,10 +211,10 @@ class _Alphabet:
                            for _ in range(count))
         table = self.table
         rejected = self.rejected
-        got = os.urandom(int(count * self.slack) + 2).translate(
+        got = _urandom(int(count * self.slack) + 2).translate(
             table, rejected)
         while len(got) < count:
-            got += os.urandom(count - len(got) + 8).translate(
+            got += _urandom(count - len(got) + 8).translate(
                 table, rejected)
         got = got[:count]
         if self.ascii:
@@ -257,6 +294,17 @@ STRING_OUTPUTS = ("result",)
 _STRING_KEYS = frozenset(STRING_INPUTS + STRING_OUTPUTS)
 
 
+_string_rest = operator.itemgetter(
+    "special", "upper", "lower", "numeric", "number", "min_upper",
+    "min_lower", "min_numeric", "min_special", "override_special")
+_STRING_DEFAULTS = (True, True, True, True, None, 0, 0, 0, 0, None)
+_STRING_DEFAULT_INPUTS = {
+    "length": 0, "special": True, "upper": True, "lower": True,
+    "numeric": True, "number": True, "min_upper": 0, "min_lower": 0,
+    "min_numeric": 0, "min_special": 0, "override_special": None,
+    "keepers": None}
+
+
 class RandomStringProvider(_RandomProvider):
     """Provider of ``random:index/randomString:RandomString``.
 
@@ -268,6 +316,22 @@ class RandomStringProvider(_RandomProvider):
     def check(self, _olds: Mapping[str, Any],
               news: Mapping[str, Any]) -> CheckResult:
         """Validates the inputs and fills in the defaults."""
+        # Quickest path: a length, keepers, and every other input at its
+        # default (the resource classes pass them all).
+        try:
+            rest = _string_rest(news)
+        except (KeyError, TypeError):
+            rest = None
+        if rest == _STRING_DEFAULTS:
+            length = news["length"]
+            keepers = news.get("keepers")
+            if (type(length) is int and length > 0
+                    and (keepers is None or type(keepers) is dict)
+                    and news.keys() <= _STRING_KEYS):
+                inputs = _STRING_DEFAULT_INPUTS.copy()
+                inputs["length"] = length
+                inputs["keepers"] = keepers
+                return CheckResult(inputs)
         # The fast path takes plainly valid inputs (every flag true, false
         # or unset, number unset or equal to numeric); anything else,
         # valid or not, goes through check_all(), which has the last word
