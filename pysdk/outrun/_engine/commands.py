@@ -350,6 +350,8 @@ def _destroy_main(kind: str, stack: str, project: Project, store: Any,
         display.start()
         dep.load(*preloaded)
         interrupted = False
+        if dep.providers_from_program():
+            await _define_providers(dep, code, module)
         try:
             await dep.delete_removed()
         except (KeyboardInterrupt, asyncio.CancelledError):
@@ -375,6 +377,28 @@ def _destroy_main(kind: str, stack: str, project: Project, store: Any,
             raise SystemExit(1)
 
     return destroy_main
+
+
+async def _define_providers(dep: Any, code: types.CodeType,
+                            module: types.ModuleType) -> None:
+    """destroy, when a provider class is defined in the program itself:
+    runs the program so that the class exists, with its resources
+    ignored (they read as unknown, so applies on them do not run)."""
+    dep.display.diag("info", "running the program to define the providers "
+                             "it holds; its resources are not registered")
+    dep.definitions_only = True
+    _engine.active = dep
+    try:
+        result = eval(code, module.__dict__)
+        if asyncio.iscoroutine(result):
+            await result
+    except Exception as exc:  # noqa: BLE001 - reported, destroy goes on
+        dep.warn(f"the program failed while defining its providers: "
+                 f"{type(exc).__name__}: {exc}")
+    finally:
+        _engine.active = None
+        dep.definitions_only = False
+    dep.forget_providers()
 
 
 @dataclass

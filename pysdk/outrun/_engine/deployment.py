@@ -152,7 +152,9 @@ class Step:
         values = self.values or _EMPTY
         if key not in values and key in self.inputs:
             values = self.inputs
-        if key in values:
+        if self.deployment.definitions_only:
+            value, known = UNKNOWN, False
+        elif key in values:
             value = values[key]
             known = self.known or (self.op == plan.SAME)
             if self.deployment.dry_run and value is UNKNOWN:
@@ -263,6 +265,7 @@ class Deployment:
         self.stale_creates: dict[str, ResourceState] = {}
         self.provider_blobs: Mapping[str, bytes] = {}
         self.fatal: BaseException | None = None
+        self.definitions_only = False
 
     # Set-up ----------------------------------------------------------------
 
@@ -308,6 +311,14 @@ class Deployment:
         step.type = t
         step.name = name
         step.custom = custom
+        if self.definitions_only:
+            # destroy runs the program only for the classes it defines:
+            # its resources are not acted on, and read as unknown.
+            step.keys = props.keys()
+            step.urn = self.urn_prefix + t + "::" + name
+            step.settled = 1
+            res.__dict__["_step"] = step
+            return
         pstep = None
         if opts is not None and opts.parent is not None:
             parent = opts.parent
@@ -1054,6 +1065,16 @@ class Deployment:
                 await self._delete_one(st, providers)
 
         await asyncio.gather(*(one(st) for st in states))
+
+    def providers_from_program(self) -> bool:
+        """True if a provider in the state is a class of the program
+        itself (its module is __main__), which only running the program
+        defines."""
+        return any(isinstance(p, Exception) and ref.startswith("__main__.")
+                   for ref, p in self._load_providers().items())
+
+    def forget_providers(self) -> None:
+        self._providers_loaded = None
 
     def _load_providers(self) -> dict[str, Any]:
         cache = getattr(self, "_providers_loaded", None)

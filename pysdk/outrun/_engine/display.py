@@ -261,8 +261,10 @@ def format_summary(summary: Any, color: bool = False) -> str:
                          + (message or "").replace("\n", "\n        "))
     if summary.skipped:
         steps = "step" if summary.skipped == 1 else "steps"
+        why = ("the run was interrupted" if summary.result == "interrupted"
+               else "a dependency failed")
         lines.append(f"Skipped: {summary.skipped} {steps} not run because "
-                     "a dependency failed")
+                     f"{why}")
     if summary.result != "succeeded":
         lines.append(paint(f"{_NOUN.get(summary.kind, 'Run')} "
                            f"{summary.result}", _RED))
