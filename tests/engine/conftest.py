@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "embed"))
 
-from hostrun import DEADLINE, OUTRUN, host_env, run_process  # noqa: E402
+from hostrun import DEADLINE, OUTRUN, host_env, run_process
 
 SUPPORT = Path(__file__).resolve().parent / "support"
 PASSPHRASE = "correct horse battery staple"

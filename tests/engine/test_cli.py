@@ -9,6 +9,7 @@ import os
 import pty
 import re
 import select
+import sqlite3
 import subprocess
 import time
 
@@ -285,6 +286,15 @@ def test_components(project: Project) -> None:
     assert index_of(ops, "create", "p-l") < start_after, ops
     assert index_of(ops, "create", "p-r") < start_after, ops
     assert project.things() == {"p-l": 1, "p-r": 2, "after": 3}
+    # register_outputs: the component's outputs are in its state row.
+    conn = sqlite3.connect(f"file:{project.state_db}?mode=ro", uri=True)
+    try:
+        (data,), = conn.execute(
+            "SELECT data FROM resources WHERE urn = ?",
+            (s["outputs"]["pair_urn"],)).fetchall()
+    finally:
+        conn.close()
+    assert '"left"' in data and str(project.world / "p-l") in data, data
 
     project.clear_ops()
     project.write(COMPONENT.replace("BODY", 'Thing("after", 3)'))

@@ -32,7 +32,7 @@ def test_up_after_kill_9_finishes_the_work(project: Project) -> None:
     assert len(created_first) < n, "the first run finished before the kill"
     project.clear_ops()
 
-    events, proc = project.events("up", "--parallel", str(parallel))
+    events, _ = project.events("up", "--parallel", str(parallel))
     s = events[-1]
     assert s["result"] == "succeeded", s
     assert s["counts"].get("create", 0) + s["counts"].get("same", 0) == n, s

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 from outrun.dynamic import (
     CreateResult,
@@ -53,7 +53,7 @@ class _Operation:
         self.name = name
         self.at_entry = 0
 
-    def __enter__(self) -> _Operation:
+    def __enter__(self) -> Self:
         global _in_flight
         with _lock:
             _in_flight += 1
