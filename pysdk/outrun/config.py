@@ -61,55 +61,60 @@ class Config:
             return None
         return entry.value, entry.secret
 
-    def _get(self, key: str, secret_ok: bool = True) -> str | None:
+    def _get(self, key: str, secret_ok: bool = False) -> str | None:
         raw = self._raw(key)
-        return None if raw is None else raw[0]
+        if raw is None:
+            return None
+        if raw[1] and not secret_ok:
+            from outrun import log
+
+            log.warn(f"configuration '{self.full_key(key)}' is a secret, "
+                     "but was read with a plain getter; use get_secret or "
+                     "require_secret so that it stays secret")
+        return raw[0]
 
     # Plain values ---------------------------------------------------------
 
+    def _typed(self, key: str, default: Any, type_name: str,
+               secret_ok: bool) -> Any:
+        value = self._get(key, secret_ok)
+        if value is None:
+            return default
+        if type_name == "str":
+            return value
+        if type_name == "bool":
+            if value in ("true", "True"):
+                return True
+            if value in ("false", "False"):
+                return False
+        else:
+            try:
+                if type_name == "int":
+                    return int(value)
+                if type_name == "float":
+                    return float(value)
+                return json.loads(value)
+            except ValueError:
+                pass
+        raise ConfigTypeError(self.full_key(key), value,
+                              "JSON object" if type_name == "object"
+                              else type_name)
+
     def get(self, key: str, default: str | None = None) -> str | None:
-        value = self._get(key)
-        return default if value is None else value
+        return self._typed(key, default, "str", False)
 
     def get_bool(self, key: str, default: bool | None = None) -> bool | None:
-        value = self._get(key)
-        if value is None:
-            return default
-        if value in ("true", "True"):
-            return True
-        if value in ("false", "False"):
-            return False
-        raise ConfigTypeError(self.full_key(key), value, "bool")
+        return self._typed(key, default, "bool", False)
 
     def get_int(self, key: str, default: int | None = None) -> int | None:
-        value = self._get(key)
-        if value is None:
-            return default
-        try:
-            return int(value)
-        except ValueError:
-            raise ConfigTypeError(self.full_key(key), value, "int") from None
+        return self._typed(key, default, "int", False)
 
     def get_float(self, key: str,
                   default: float | None = None) -> float | None:
-        value = self._get(key)
-        if value is None:
-            return default
-        try:
-            return float(value)
-        except ValueError:
-            raise ConfigTypeError(self.full_key(key), value,
-                                  "float") from None
+        return self._typed(key, default, "float", False)
 
     def get_object(self, key: str, default: Any = None) -> Any:
-        value = self._get(key)
-        if value is None:
-            return default
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise ConfigTypeError(self.full_key(key), value,
-                                  "JSON object") from None
+        return self._typed(key, default, "object", False)
 
     def _require(self, value: Any, key: str, secret: bool = False) -> Any:
         if value is None:
@@ -133,43 +138,48 @@ class Config:
 
     # Secrets: the same, as secret Outputs ------------------------------
 
-    def _secret(self, value: Any) -> Output[Any] | None:
+    def _secret(self, key: str, default: Any, type_name: str) -> Any:
+        value = self._typed(key, default, type_name, True)
         return None if value is None else Output.secret(value)
+
+    def _require_secret(self, key: str, type_name: str) -> Output[Any]:
+        value = self._typed(key, None, type_name, True)
+        return Output.secret(self._require(value, key, True))
 
     def get_secret(self, key: str, default: str | None = None
                    ) -> Output[str] | None:
-        return self._secret(self.get(key, default))
+        return self._secret(key, default, "str")
 
     def get_secret_bool(self, key: str, default: bool | None = None
                         ) -> Output[bool] | None:
-        return self._secret(self.get_bool(key, default))
+        return self._secret(key, default, "bool")
 
     def get_secret_int(self, key: str, default: int | None = None
                        ) -> Output[int] | None:
-        return self._secret(self.get_int(key, default))
+        return self._secret(key, default, "int")
 
     def get_secret_float(self, key: str, default: float | None = None
                          ) -> Output[float] | None:
-        return self._secret(self.get_float(key, default))
+        return self._secret(key, default, "float")
 
     def get_secret_object(self, key: str, default: Any = None
                           ) -> Output[Any] | None:
-        return self._secret(self.get_object(key, default))
+        return self._secret(key, default, "object")
 
     def require_secret(self, key: str) -> Output[str]:
-        return Output.secret(self._require(self.get(key), key, True))
+        return self._require_secret(key, "str")
 
     def require_secret_bool(self, key: str) -> Output[bool]:
-        return Output.secret(self._require(self.get_bool(key), key, True))
+        return self._require_secret(key, "bool")
 
     def require_secret_int(self, key: str) -> Output[int]:
-        return Output.secret(self._require(self.get_int(key), key, True))
+        return self._require_secret(key, "int")
 
     def require_secret_float(self, key: str) -> Output[float]:
-        return Output.secret(self._require(self.get_float(key), key, True))
+        return self._require_secret(key, "float")
 
     def require_secret_object(self, key: str) -> Output[Any]:
-        return Output.secret(self._require(self.get_object(key), key, True))
+        return self._require_secret(key, "object")
 
 
 __all__ = ["Config", "ConfigMissingError", "ConfigTypeError"]

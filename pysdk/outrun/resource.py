@@ -227,7 +227,7 @@ class Resource:
     @property
     def urn(self) -> Output[str]:
         step = self.__dict__["_step"]
-        return Output._resolved(step.urn, True, False, (self,))
+        return Output._resolved(step.urn, True, False, step.self_deps())
 
     @property
     def pulumi_resource_type(self) -> str:

@@ -363,3 +363,30 @@ def test_preview_calls_no_provider_write_and_leaves_the_state(tmp_path):
         assert store.resources("dev") == {}
     finally:
         store.close()
+
+
+def test_what_a_kept_resource_depends_on_is_not_deleted(tmp_path):
+    from outrun.resource import ResourceOptions
+
+    Tracking.deleted = deleted = []
+
+    def first() -> None:
+        a = Resource(Tracking(), "a", {"n": "a", "out": None})
+        Resource(Tracking(), "b", {"n": "b", "dep": a.id, "out": None},
+                 ResourceOptions(protect=True))
+        Resource(Tracking(), "c", {"n": "c", "out": None})
+
+    _run(tmp_path, first)
+    dep, display = _run(tmp_path, lambda: None)
+
+    # b is protected: its delete fails; a, which b depends on, stays too;
+    # c, unrelated, goes.
+    assert deleted == ["c"]
+    assert [f[0].rsplit("::", 1)[1] for f in dep.failures] == ["b"]
+    assert ("skipped", "", "a") in display.events
+    store = Store.open(str(tmp_path), passphrase=lambda *a: "pw")
+    try:
+        names = sorted(s.name for s in store.resources("dev").values())
+    finally:
+        store.close()
+    assert names == ["a", "b"]

@@ -172,8 +172,11 @@ def deploy(kind: str, argv: list[str], options: dict[str, Any]) -> int:
         raise UsageError("--parallel needs a number of at least 1")
     stack = _stack_name(args)
     project = find_project(args.cwd)
-    if kind == "preview" and not os.path.exists(
+    if kind != "up" and not os.path.exists(
             os.path.join(project.dir, ".outrun", "state.db")):
+        if kind == "destroy":
+            raise UsageError(f"there is no stack '{stack}' in "
+                             f"{project.dir}: nothing was deployed there")
         # Nothing was deployed yet: everything is to be created.
         return _run(kind, args, stack, project, None, options)
     store = _open_store(project, stack, create=kind != "preview")
@@ -333,6 +336,10 @@ async def _engine_main(rt: Any, code: types.CodeType,
         warnings=list(dep.warnings)))
     if interrupted:
         raise KeyboardInterrupt
+    if isinstance(program_error, SystemExit):
+        code = _host.exit_code_of(program_error)
+        if code:
+            raise SystemExit(code)
     if failed:
         raise SystemExit(1)
 
@@ -592,7 +599,8 @@ def config_command(argv: list[str]) -> int:
     _add_common(ls)
     ls.add_argument("--show-secrets", action="store_true")
     ls.add_argument("--json", action="store_true")
-    if not argv or argv[0].startswith("-"):
+    if not argv or (argv[0].startswith("-")
+                    and argv[0] not in ("-h", "--help")):
         argv = ["ls", *argv]
     args = p.parse_args(argv)
     project = find_project(args.cwd)

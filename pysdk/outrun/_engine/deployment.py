@@ -142,11 +142,21 @@ class Step:
             out = pend[key] = Output._pending()
         return out
 
+    def self_deps(self) -> frozenset[Any]:
+        """{the resource}, one frozenset shared by all its Outputs."""
+        deps = self.__dict__.get("_self_deps")
+        if deps is None:
+            deps = self._self_deps = frozenset((self.res,))
+        return deps
+
     def _settled_output(self, key: str) -> Output[Any]:
-        deps = (self.res,)
+        deps = self.self_deps()
         if key == "id":
-            return Output._resolved(self.id_value if self.known else UNKNOWN,
-                                    self.known, False, deps)
+            # Known once the step is done, and in a preview of an update.
+            known = self.known or (self.id_value is not None
+                                   and not self.deployment.definitions_only)
+            return Output._resolved(self.id_value if known else UNKNOWN,
+                                    known, False, deps)
         if key == "__done":
             return Output._resolved(None, True, False, deps)
         values = self.values or _EMPTY
@@ -181,7 +191,7 @@ class Step:
         if how == 1:
             for key, out in pend.items():
                 facts = self._settled_output(key)._peek()
-                out._resolve(facts[1], facts[2], facts[3], (self.res,))
+                out._resolve(facts[1], facts[2], facts[3], self.self_deps())
         else:
             exc = self._failure()
             for out in pend.values():
@@ -744,7 +754,8 @@ class Deployment:
         news = outcome.news or _EMPTY
         old = step.old
         if op == plan.CREATE or op == plan.REPLACE:
-            if op == plan.REPLACE and outcome.dbr and old is not None:
+            if op == plan.REPLACE and outcome.dbr and old is not None \
+                    and not old.retain_on_delete:
                 call.delete(old.id, old.outputs)
             r = call.create(news)
             if r is None or not getattr(r, "id", None):
@@ -806,9 +817,10 @@ class Deployment:
         if self.dry_run:
             values = dict(news)
             step.values = values
+            step.id_value = old.id if old is not None \
+                and op == plan.UPDATE else None
             step.out_secret = frozenset(step.secret_inputs) | frozenset(
                 step.secret_outs)
-            step.id_value = None
             step.known = False
         else:
             outs = outcome.outs
@@ -849,6 +861,14 @@ class Deployment:
         # Step._settled_output); the state keeps what the provider said.
         values = news if outs is None else outs
         step.values = values
+        if values is not news:
+            # Keep one dict per resource when it holds everything: the
+            # input and the props it came from can go.
+            vkeys = values.keys()
+            if vkeys >= step.keys:
+                step.keys = vkeys
+            if vkeys >= news.keys():
+                step.inputs = _EMPTY
         if step.secret_inputs or step.secret_outs:
             step.out_secret = frozenset(
                 k for k in values if k in step.secret_inputs
@@ -1051,18 +1071,51 @@ class Deployment:
                   if st.delete or k not in registered}
         if not doomed:
             return
+        # URNs whose delete failed or was held back: what they depend on
+        # stays too.
+        kept: set[str] = set()
         for wave in plan.delete_order(doomed):
             if self.stopping:
                 break
-            await self._delete_wave([doomed[k] for k in wave])
+            go = []
+            for key in wave:
+                st = doomed[key]
+                if self._needed_by_kept(st, doomed, kept):
+                    kept.add(st.urn)
+                    self._delete_skipped(st)
+                else:
+                    go.append(st)
+            await self._delete_wave(go, kept)
 
-    async def _delete_wave(self, states: list[ResourceState]) -> None:
+    @staticmethod
+    def _needed_by_kept(st: ResourceState, doomed: Mapping[str, Any],
+                        kept: set[str]) -> bool:
+        if not kept:
+            return False
+        for other in doomed.values():
+            if other.urn in kept and other is not st and (
+                    st.urn in other.deps or other.parent == st.urn):
+                return True
+        return False
+
+    def _delete_skipped(self, st: ResourceState) -> None:
+        step = Step()
+        step.deployment = self
+        step.urn, step.type, step.name = st.urn, st.type, st.name
+        step.op = plan.DELETE
+        self.skipped += 1
+        self.display.step_skipped(
+            step, "kept: a resource that depends on it was not deleted")
+
+    async def _delete_wave(self, states: list[ResourceState],
+                           kept: set[str]) -> None:
         sem = asyncio.Semaphore(self.parallel)
         providers = self._load_providers()
 
         async def one(st: ResourceState) -> None:
             async with sem:
-                await self._delete_one(st, providers)
+                if not await self._delete_one(st, providers):
+                    kept.add(st.urn)
 
         await asyncio.gather(*(one(st) for st in states))
 
@@ -1090,7 +1143,8 @@ class Deployment:
         return cache
 
     async def _delete_one(self, st: ResourceState,
-                          providers: dict[str, Any]) -> None:
+                          providers: dict[str, Any]) -> bool:
+        """Deletes one resource; False if it is still there."""
         step = Step()
         step.deployment = self
         step.urn, step.type, step.name = st.urn, st.type, st.name
@@ -1104,14 +1158,14 @@ class Deployment:
             self.failures.append((st.urn, step.error))
             self.display.step_finished(step)
             self._count("failed")
-            return
+            return False
         if self.dry_run:
             step.ok = True
             step.elapsed = 0.0
             self.display.step_started(step)
             self.display.step_finished(step)
             self._count(plan.DELETE)
-            return
+            return True
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
@@ -1141,6 +1195,7 @@ class Deployment:
             self.display.step_finished(step)
             self._count(plan.DELETE)
             self.old.pop(st.key, None)
+            return True
         except Exception as exc:  # noqa: BLE001
             step.ok = False
             step.error = f"{type(exc).__name__}: {exc}"
@@ -1148,6 +1203,7 @@ class Deployment:
             self.failures.append((st.urn, step.error))
             self.display.step_finished(step)
             self._count("failed")
+            return False
         finally:
             self.in_flight -= 1
 

@@ -1013,7 +1013,34 @@ class Store:
         self._open_secrets(stack, values, keys, "output")
         return values, keys
 
+    def outputs_masked(self, stack: str
+                       ) -> tuple[dict[str, Any], frozenset[str]]:
+        """The stack's outputs with each secret one as "[secret]": needs no
+        passphrase."""
+        with self._errors("read"):
+            row = self._conn.execute(
+                "SELECT data FROM outputs WHERE stack = ?", (stack,)
+            ).fetchone()
+        if row is None:
+            return {}, _NO_KEYS
+        values, keys = _decode(row[0])
+        keys = frozenset(keys)
+        return ({k: ("[secret]" if k in keys else v)
+                 for k, v in values.items()}, keys)
+
     # -- config -------------------------------------------------------------
+
+    def config_masked(self, stack: str) -> dict[str, ConfigValue]:
+        """The stack's configuration with each secret value as "[secret]":
+        needs no passphrase."""
+        with self._errors("read"):
+            rows = self._conn.execute(
+                "SELECT key, value, secret FROM config WHERE stack = ? "
+                "ORDER BY key", (stack,)
+            ).fetchall()
+        return {key: ConfigValue("[secret]" if secret else value,
+                                 bool(secret))
+                for key, value, secret in rows}
 
     def config(self, stack: str) -> dict[str, ConfigValue]:
         """The stack's configuration by key (sorted), secrets decrypted."""
