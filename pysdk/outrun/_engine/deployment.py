@@ -70,18 +70,14 @@ class DependencyFailedError(EngineFailure):
 class _Outcome:
     """What a step's provider calls came to."""
 
-    __slots__ = ("op", "news", "changed", "replaces", "id", "outs", "error",
-                 "dbr")
-
-    def __init__(self) -> None:
-        self.op = ""
-        self.news: dict[str, Any] | None = None
-        self.changed: list[str] = []
-        self.replaces: list[str] = []
-        self.id: str | None = None
-        self.outs: Mapping[str, Any] | None = None
-        self.error: BaseException | None = None
-        self.dbr = False
+    op = ""
+    news: dict[str, Any] | None = None
+    changed: list[str] = []
+    replaces: list[str] = []
+    id: str | None = None
+    outs: Mapping[str, Any] | None = None
+    error: BaseException | None = None
+    dbr = False
 
 
 class Step:
@@ -263,7 +259,7 @@ class Deployment:
         self.skipped = 0
         self.warnings: list[str] = []
         self.exports: dict[str, Any] = {}
-        self.provider_cache: dict[type, str] = {}
+        self.provider_cache: dict[type, tuple[str, str]] = {}
         self.provider_cache_blobs: dict[Any, tuple[str, bytes]] = {}
         self.urn_prefix = f"urn:pulumi:{stack}::{project}::"
         self.known_providers: set[str] = set()
@@ -336,9 +332,9 @@ class Deployment:
             if pstep is None or not isinstance(parent, _resource_class()):
                 raise TypeError("Resource parent is not a valid Resource")
             qualified = pstep.qtype + "$" + t
+            step.parent = pstep
         else:
             qualified = t
-        step.parent = pstep
         step.qtype = qualified
         urn = self.urn_prefix + qualified + "::" + name
         steps = self.steps
@@ -368,13 +364,12 @@ class Deployment:
             if pstep.children is None:
                 pstep.children = []
             pstep.children.append(step)
-        step.provider = provider
         if provider is not None:
-            ref = self.provider_cache.get(type(provider))
-            if ref is None or provider.__dict__:
-                ref = self._provider_ref(provider)
-            step.provider_ref = ref
-            step.mode = self.method_kinds[type(provider)]["mode"]
+            step.provider = provider
+            info = self.provider_cache.get(type(provider))
+            if info is None or provider.__dict__:
+                info = self._provider_ref(provider)
+            step.provider_ref, step.mode = info
         elif custom:
             raise TypeError(
                 f"no provider for resource '{name}' of type '{t}': Outrun "
@@ -383,7 +378,7 @@ class Deployment:
                 "(outrun.providers.random)")
         else:
             step.mode = "inline"
-        self._busy()
+        self.unsettled += 1
 
         # What the step waits for: every input that is not a plain value.
         watched = _scan_inputs(props) if type(props) is dict \
@@ -432,16 +427,18 @@ class Deployment:
                                            pstep) if opts.aliases else ()
         return secret_outs
 
-    def _provider_ref(self, provider: Any) -> str:
+    def _provider_ref(self, provider: Any) -> tuple[str, str]:
+        """(the provider's name in the state, how its methods run); saves
+        the pickled provider the first time."""
         ref, blob = provider_ref(provider, self.provider_cache_blobs)
+        info = (ref, self._mode(provider))
         if not provider.__dict__:
-            self.provider_cache[type(provider)] = ref
+            self.provider_cache[type(provider)] = info
         if ref not in self.known_providers:
             if self.writer is not None:
                 self.writer.put_provider(ref, blob)
             self.known_providers.add(ref)
-        self._mode(provider)
-        return ref
+        return info
 
     def _depends_on(self, item: Any) -> list[tuple[None, Output[Any]]]:
         if item is None:
@@ -782,9 +779,11 @@ class Deployment:
         if slot:
             self.in_flight -= 1
         step.elapsed = _monotonic() - step.started
-        step.op = outcome.op or plan.CREATE
+        op = step.op = outcome.op or plan.CREATE
         if outcome.error is not None:
             self._fail(step, outcome.error)
+        elif op == plan.CREATE and not self.dry_run:
+            self._created(step, outcome, outcome.news or step.inputs)
         else:
             if outcome.changed:
                 step.detail = ", ".join(outcome.changed)
@@ -797,9 +796,6 @@ class Deployment:
         news = outcome.news
         if news is None:
             news = step.inputs
-        if op == plan.CREATE and not self.dry_run:
-            self._created(step, outcome, news)
-            return
         old = step.old
         if op == plan.SAME:
             assert old is not None
@@ -879,12 +875,20 @@ class Deployment:
         if writer is not None:
             parent = step.parent
             deps = step.deps
-            writer.put(ResourceState(
-                step.urn, step.type, step.name, True, step.provider_ref,
-                outcome.id, parent.urn if parent is not None else None,
-                news, values, step.secret_inputs, step.out_secret,
-                tuple(sorted(deps)) if deps else (), step.protect,
-                step.retain, None, False, step.seq))
+            if step.secret_inputs or step.out_secret:
+                writer.put(ResourceState(
+                    step.urn, step.type, step.name, True, step.provider_ref,
+                    outcome.id, parent.urn if parent is not None else None,
+                    news, values, step.secret_inputs, step.out_secret,
+                    tuple(sorted(deps)) if deps else (), step.protect,
+                    step.retain, None, False, step.seq))
+            else:
+                writer.put_plain(step.urn, (
+                    step.type, step.name, True, step.provider_ref,
+                    outcome.id, parent.urn if parent is not None else None,
+                    news, values, (), (),
+                    tuple(sorted(deps)) if deps else (), step.protect,
+                    step.retain, None, False, step.seq))
         step.ok = True
         self.display.step_finished(step)
         counts = self.counts
@@ -1028,9 +1032,6 @@ class Deployment:
             self._done(step)
 
     # Idle tracking ------------------------------------------------------------
-
-    def _busy(self) -> None:
-        self.unsettled += 1
 
     def _done(self, step: Step) -> None:
         self.unsettled -= 1

@@ -1173,6 +1173,22 @@ class Writer:
         key = state.key
         self._rows[key] = (self.stack, key, state.urn, data)
 
+    def put_plain(self, urn: str, row: tuple[Any, ...]) -> None:
+        """put() for a live resource with no secrets, given as the row
+        tuple put() writes: (type, name, custom, provider, id, parent,
+        inputs, outputs, (), (), deps, protect, retain_on_delete, None,
+        False, seq).  The engine's quick path: it skips building a
+        ResourceState for each of thousands of resources."""
+        try:
+            data = _encode(row)
+        except (TypeError, ValueError) as e:
+            raise StateError(
+                f"resource {urn} cannot be saved: {e}; its inputs and "
+                "outputs must be JSON values (str, number, bool, None, "
+                "list, dict with str keys)"
+            ) from None
+        self._rows[urn] = (self.stack, urn, urn, data)
+
     def _seal(self, values: dict[str, Any], keys: frozenset[str]) -> dict:
         present = [k for k in keys if k in values]
         if not present:
