@@ -99,9 +99,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 
 @dataclass(slots=True)
@@ -377,12 +374,25 @@ def _adapt_passphrase(
     return source
 
 
+def _unopened() -> tuple[type[BaseException], ...]:
+    """The errors of a secret that does not open (a wrong key, damaged
+    bytes); evaluated only when one is being matched, so cryptography is
+    imported only by stacks with secrets."""
+    from cryptography.exceptions import InvalidTag
+
+    return (InvalidTag, ValueError)
+
+
 class _Sealer:
     """AES-256-GCM under one stack's key, the stack name as associated data."""
 
     __slots__ = ("aad", "aead")
 
     def __init__(self, key: bytes, stack: str) -> None:
+        # cryptography is imported on first use: a stack without secrets
+        # never pays for it.
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self.aead = AESGCM(key)
         self.aad = stack.encode()
 
@@ -748,6 +758,8 @@ class Store:
                     f", not a string; set {PASSPHRASE_ENV}"
                 )
             self._passphrase = phrase
+        from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
         key = Scrypt(
             salt=bytes(salt), length=32, n=_SCRYPT_N, r=_SCRYPT_R,
             p=_SCRYPT_P,
@@ -766,7 +778,7 @@ class Store:
         if check is not None:
             try:
                 ok = sealer.open_bytes(check) == _CHECK_PLAINTEXT
-            except (InvalidTag, ValueError):
+            except _unopened():
                 ok = False
             if not ok:
                 raise PassphraseError(
@@ -783,7 +795,7 @@ class Store:
         sealer = self._sealer(stack)
         try:
             return _decode(sealer.open_bytes(sealed[_SECRET_TAG]).decode())
-        except (InvalidTag, ValueError) as e:
+        except _unopened() as e:
             raise CorruptStateError(
                 f"the secret {what} of stack '{stack}' in {self.path} does "
                 f"not decrypt ({type(e).__name__}) although the passphrase "
