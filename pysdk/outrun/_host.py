@@ -554,7 +554,8 @@ def run_program(options: dict[str, Any],
                 stalls.stop()
         finally:
             try:
-                exit_code = _close(rt, exit_code)
+                exit_code = _close(rt, exit_code,
+                                   not options.get("keep_pool"))
             finally:
                 restore_interrupts()
                 restore_sigquit()
@@ -608,13 +609,13 @@ def _finish(rt: Runtime) -> int:
     return EXIT_OK
 
 
-def _close(rt: Runtime, exit_code: int) -> int:
+def _close(rt: Runtime, exit_code: int, stop_pool: bool = True) -> int:
     """Closes the run's loop once the program is over and returns the exit
     code: Ctrl-C while the leftover tasks run their cleanup stops the wait
     (130), and sys.exit() in that cleanup gives its code."""
     interrupted_before = rt.interrupted
     try:
-        rt.close(stop_pool=True)
+        rt.close(stop_pool=stop_pool)
     except KeyboardInterrupt:
         if not interrupted_before:
             print("outrun: interrupted", file=sys.stderr)

@@ -246,6 +246,9 @@ def _run(kind: str, args: argparse.Namespace, stack: str, project: Project,
         "debug_pending": args.debug_pending,
         "threads": options.get("threads"),
         "stall_warning_ms": options.get("stall_warning_ms"),
+        # The host stops the pool when it exits; a process that runs
+        # several commands (tests, tools) keeps it for the next one.
+        "keep_pool": True,
     }
     try:
         exit_code = _host.run_program(run_options, program_main=code_main)

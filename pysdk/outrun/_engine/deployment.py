@@ -36,7 +36,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from _outrun import UNKNOWN, Output, scan_inputs as _scan_inputs
+from _outrun import UNKNOWN, Output, contains_unknowns
+from _outrun import scan_inputs as _scan_inputs
 
 from outrun import _engine
 from outrun._engine import plan
@@ -668,17 +669,22 @@ class Deployment:
         pool thread waits for them."""
         call = _Threaded(step.provider, self.loop, step.timeouts)
         outcome = _Outcome()
-        outcome = await _to_thread(self._plan_safe, step, outcome, call)
-        if outcome.error is None and not self.dry_run \
-                and outcome.op != plan.SAME:
-            self._intent(step, outcome)
-            try:
+        try:
+            outcome = await _to_thread(self._plan_safe, step, outcome, call)
+            if outcome.error is None and not self.dry_run \
+                    and outcome.op != plan.SAME:
+                self._intent(step, outcome)
                 await self._commit()
-            except Exception as exc:  # noqa: BLE001 - the state failed
-                outcome.error = exc
-            else:
                 outcome = await _to_thread(self._operate_safe, step, outcome,
                                            call)
+        except Exception as exc:  # noqa: BLE001 - the pool or the state
+            outcome.error = exc
+        except BaseException as exc:
+            # Cancelled (Ctrl-C): the step ends as failed, so that nothing
+            # waits for it, and the cancellation goes on.
+            outcome.error = exc
+            self._finished(step, outcome)
+            raise
         self._finished(step, outcome)
 
     def _plan_safe(self, step: Step, outcome: _Outcome,
@@ -706,8 +712,21 @@ class Deployment:
         if old is not None and step.ignore:
             news = plan.apply_ignore_changes(old.inputs, news, step.ignore)
         if step.unknown_inputs:
+            # A preview with inputs not known yet: the provider's diff (if
+            # it has one) says whether they would replace; otherwise the
+            # step is an update.
             outcome.news = news
-            outcome.op = plan.CREATE if old is None else plan.UPDATE
+            if old is None:
+                outcome.op = plan.CREATE
+                return
+            diff = call.diff(old.id, old.outputs, news) \
+                if kinds["diff"] != "base" else None
+            replaces = list(diff.replaces) if diff is not None else []
+            outcome.changed = [k for k, v in news.items()
+                               if contains_unknowns(v)] or replaces
+            outcome.replaces = replaces
+            outcome.op = plan.REPLACE if replaces or \
+                kinds["update"] == "base" else plan.UPDATE
             return
         if kinds["check"] != "base":
             result = call.check(old.inputs if old is not None else _EMPTY,
