@@ -531,18 +531,26 @@ def _stack_output(project: Project, args: argparse.Namespace) -> int:
         else:
             print(json.dumps(value))
         return 0
-    if args.json:
-        print(json.dumps(values, indent=2, sort_keys=True))
+    return _print_table(
+        {k: v if isinstance(v, str) else json.dumps(v)
+         for k, v in values.items()}, values, args.json,
+        f"Stack '{stack}' has no outputs.",
+        f"Current stack outputs ({len(values)}):", "    ")
+
+
+def _print_table(rows: dict[str, str], as_json: Any, json_mode: bool,
+                 empty: str, heading: str, indent: str = "") -> int:
+    """Prints name/value rows (or as_json, with --json); exit code 0."""
+    if json_mode:
+        print(json.dumps(as_json, indent=2, sort_keys=True))
         return 0
-    if not values:
-        print(f"Stack '{stack}' has no outputs.")
+    if not rows:
+        print(empty)
         return 0
-    width = max(len(k) for k in values)
-    print(f"Current stack outputs ({len(values)}):")
-    for k in sorted(values):
-        v = values[k]
-        text = v if isinstance(v, str) else json.dumps(v)
-        print(f"    {k:<{width}}  {text}")
+    width = max(len(k) for k in rows)
+    print(heading)
+    for k in sorted(rows):
+        print(f"{indent}{k:<{width}}  {rows[k]}")
     return 0
 
 
@@ -652,14 +660,7 @@ def _config_ls(store: Any, stack: str, args: argparse.Namespace) -> int:
         values = store.config(stack)
     rows = {k: ("[secret]" if v.secret and not args.show_secrets
                 else v.value) for k, v in values.items()}
-    if args.json:
-        print(json.dumps(rows, indent=2, sort_keys=True))
-        return 0
-    if not rows:
-        print(f"Stack '{stack}' has no configuration.")
-        return 0
-    width = max(len(k) for k in rows)
-    print(f"{'KEY':<{width}}  VALUE")
-    for k in sorted(rows):
-        print(f"{k:<{width}}  {rows[k]}")
-    return 0
+    width = max((len(k) for k in rows), default=0)
+    return _print_table(rows, rows, args.json,
+                        f"Stack '{stack}' has no configuration.",
+                        f"{'KEY':<{width}}  VALUE")

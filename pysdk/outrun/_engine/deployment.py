@@ -689,19 +689,11 @@ class Deployment:
 
     def _plan_safe(self, step: Step, outcome: _Outcome,
                    call: Any) -> _Outcome:
-        try:
-            self._plan_step(step, outcome, call)
-        except Exception as exc:  # noqa: BLE001 - the step's error
-            outcome.error = exc
-        return outcome
+        return _catching(self._plan_step, step, outcome, call)
 
     def _operate_safe(self, step: Step, outcome: _Outcome,
                       call: Any) -> _Outcome:
-        try:
-            self._operate_step(step, outcome, call)
-        except Exception as exc:  # noqa: BLE001 - the step's error
-            outcome.error = exc
-        return outcome
+        return _catching(self._operate_step, step, outcome, call)
 
     # Provider calls (inline or on a pool thread) ---------------------------
 
@@ -1318,6 +1310,17 @@ def _resource_class() -> type:
     from outrun.resource import Resource
 
     return Resource
+
+
+def _catching(phase: Any, step: Step, outcome: _Outcome,
+              call: Any) -> _Outcome:
+    """Runs a phase (on a pool thread); its exception becomes the step's
+    error."""
+    try:
+        phase(step, outcome, call)
+    except Exception as exc:  # noqa: BLE001 - the step's error
+        outcome.error = exc
+    return outcome
 
 
 class _Threaded:

@@ -1012,8 +1012,9 @@ class Store:
                 )
             }
 
-    def outputs(self, stack: str) -> tuple[dict[str, Any], frozenset[str]]:
-        """The stack's outputs, secrets decrypted, and which are secret."""
+    def _sealed_outputs(self, stack: str
+                        ) -> tuple[dict[str, Any], frozenset[str]]:
+        """The stack's outputs as stored (secrets sealed)."""
         with self._errors("read"):
             row = self._conn.execute(
                 "SELECT data FROM outputs WHERE stack = ?", (stack,)
@@ -1021,7 +1022,11 @@ class Store:
         if row is None:
             return {}, _NO_KEYS
         values, keys = _decode(row[0])
-        keys = frozenset(keys)
+        return values, frozenset(keys)
+
+    def outputs(self, stack: str) -> tuple[dict[str, Any], frozenset[str]]:
+        """The stack's outputs, secrets decrypted, and which are secret."""
+        values, keys = self._sealed_outputs(stack)
         self._open_secrets(stack, values, keys, "output")
         return values, keys
 
@@ -1029,14 +1034,7 @@ class Store:
                        ) -> tuple[dict[str, Any], frozenset[str]]:
         """The stack's outputs with each secret one as "[secret]": needs no
         passphrase."""
-        with self._errors("read"):
-            row = self._conn.execute(
-                "SELECT data FROM outputs WHERE stack = ?", (stack,)
-            ).fetchone()
-        if row is None:
-            return {}, _NO_KEYS
-        values, keys = _decode(row[0])
-        keys = frozenset(keys)
+        values, keys = self._sealed_outputs(stack)
         return ({k: ("[secret]" if k in keys else v)
                  for k, v in values.items()}, keys)
 
