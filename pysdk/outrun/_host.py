@@ -63,6 +63,9 @@ class Runtime:
         self.interrupted = False
         self.sched: Any = None
         self.debug_pending: float | None = None
+        # outrun run's stall watchdog, if on: the engine beats it while a
+        # program declares resources (progress, not a stall).
+        self.stall_watch: StallWatch | None = None
 
     # Outputs ----------------------------------------------------------------
 
@@ -539,6 +542,7 @@ def run_program(options: dict[str, Any],
     restore_sigquit = rt.install_sigquit()
     stall_ms = options.get("stall_warning_ms")
     stalls = StallWatch(loop, stall_ms) if stall_ms else None
+    rt.stall_watch = stalls
     exit_code = EXIT_FAILED
     try:
         rt.main_task = loop.create_task(

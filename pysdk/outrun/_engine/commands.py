@@ -271,6 +271,8 @@ async def _engine_main(rt: Any, code: types.CodeType,
     dep = deployment_mod.Deployment(
         kind=kind, project=project.name, stack=stack, store=store,
         display=display, parallel=parallel, config=config, loop=rt.loop)
+    if rt.stall_watch is not None:
+        dep.beat = rt.stall_watch.watchdog.beat
     # What was loaded so far (the state's records above all) lives to the
     # end: the cyclic collector need not walk it again and again.
     gc.freeze()

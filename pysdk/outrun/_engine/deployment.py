@@ -273,6 +273,7 @@ class Deployment:
         self.provider_blobs: Mapping[str, bytes] = {}
         self.fatal: BaseException | None = None
         self.definitions_only = False
+        self.beat: Any = None
 
     # Set-up ----------------------------------------------------------------
 
@@ -339,6 +340,10 @@ class Deployment:
         step.qtype = qualified
         urn = self.urn_prefix + qualified + "::" + name
         steps = self.steps
+        if not len(steps) & 63 and self.beat is not None:
+            # Declaring resources is the run's work, not a stall: tell
+            # the watchdog the loop thread is making progress.
+            self.beat()
         if urn in steps:
             raise ValueError(
                 f"Duplicate resource URN '{urn}'; try giving it a unique "
@@ -1029,7 +1034,7 @@ class Deployment:
         self.flush_scheduled = False
         if self.writer is not None:
             try:
-                self.writer.flush()
+                self.writer.flush(self.beat)
             except Exception as exc:  # noqa: BLE001 - ends the run
                 self._fatal(exc)
                 return

@@ -259,6 +259,8 @@ _SECRET_TAG = "$secret"
 _CHECK_PLAINTEXT = b'"outrun passphrase check"'
 
 _BUSY_TIMEOUT_MS = 10_000
+# Rows per executemany() within one flush's transaction.
+_FLUSH_CHUNK = 4096
 
 _json_encode = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, check_circular=False
@@ -591,6 +593,10 @@ class Store:
             store._validate_or_create(fresh)
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA cache_size = -32768")
+            # No checkpoint inside a commit (it would copy the log into
+            # the database and sync it, on the event loop's thread, in the
+            # middle of a run): close() does it, after the run.
+            db.execute("PRAGMA wal_autocheckpoint = 0")
         except BaseException:
             db.close()
             raise
@@ -674,6 +680,13 @@ class Store:
                 lock.release()
         finally:
             db, self._db = self._db, None
+            try:
+                # Copy the log into the database, without waiting for
+                # readers of other processes (what they hold stays in the
+                # log for the next close).
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass
             db.close()
 
     def __enter__(self) -> Self:
@@ -1232,9 +1245,12 @@ class Writer:
                 f"{e}; they must be JSON values"
             ) from None
 
-    def flush(self) -> None:
+    def flush(self, progress: Callable[[], object] | None = None) -> None:
         """Commit everything queued in one transaction; nothing queued,
-        nothing done.  On error the queue is kept, for a retry."""
+        nothing done.  On error the queue is kept, for a retry.
+        progress, if given, is called between chunks of rows (a commit of
+        100,000 rows takes a while; the engine tells the stall watchdog
+        that this is work, not a stall)."""
         if not self.pending:
             return
         puts = [r for r in self._rows.values() if r is not None]
@@ -1242,12 +1258,14 @@ class Writer:
                    if r is None]
         with self.store._write() as w:
             self.store._ensure_stack(w, self.stack)
-            if puts:
+            for start in range(0, len(puts), _FLUSH_CHUNK):
+                if start and progress is not None:
+                    progress()
                 w.executemany(
                     "INSERT INTO resources (stack, key, urn, data) "
                     "VALUES (?, ?, ?, ?) ON CONFLICT (stack, key) DO UPDATE "
                     "SET urn = excluded.urn, data = excluded.data",
-                    puts,
+                    puts[start:start + _FLUSH_CHUNK],
                 )
             if removes:
                 w.executemany(

@@ -1,0 +1,43 @@
+"""The stall watchdog under outrun up: a program that declares many
+resources at its top level keeps the loop thread busy with the run's own
+work, which is no stall; a blocking call among them is one, and is named."""
+
+from __future__ import annotations
+
+from conftest import Project
+
+MANY = """
+    from outrun.providers.random import RandomString
+
+    for i in range(20000):
+        RandomString(f"s{i}", length=8)
+"""
+
+SLEEPY = """
+    import time
+    from outrun.providers.random import RandomString
+
+    RandomString("before", length=8)
+    time.sleep(0.6)  # the stall
+    RandomString("after", length=8)
+"""
+
+
+def test_declaring_many_resources_is_not_a_stall(project: Project) -> None:
+    project.write(MANY)
+
+    events, proc = project.events("up")
+
+    assert events[-1]["counts"] == {"create": 20000}
+    assert "stalled" not in proc.stderr and "stuck" not in proc.stderr, \
+        proc.stderr
+
+
+def test_a_blocking_call_among_resources_is_named(project: Project) -> None:
+    project.write(SLEEPY)
+
+    events, proc = project.events("up")
+
+    assert events[-1]["counts"] == {"create": 2}
+    assert "stalled once" in proc.stderr, proc.stderr
+    assert "__main__.py:6" in proc.stderr, proc.stderr
