@@ -659,6 +659,19 @@ class Deployment:
         """A provider that never blocks: planned and run right here."""
         outcome = _Outcome()
         call = step.provider
+        if step.old is None and not (step.unknown_inputs or step.import_id):
+            # The common case, a create, without the general planning.
+            try:
+                news = step.inputs
+                if self.method_kinds[type(call)]["check"] != "base":
+                    news = _checked(call, _EMPTY, news)
+                outcome.news = news
+                outcome.op = plan.CREATE
+                if not self.dry_run:
+                    outcome.id, outcome.outs = _create_call(call, call, news)
+            except Exception as exc:  # noqa: BLE001 - the step's error
+                outcome.error = exc
+            return outcome
         try:
             self._plan_step(step, outcome, call)
             if not self.dry_run and outcome.op != plan.SAME:
@@ -726,14 +739,8 @@ class Deployment:
                 kinds["update"] == "base" else plan.UPDATE
             return
         if kinds["check"] != "base":
-            result = call.check(old.inputs if old is not None else _EMPTY,
-                                news)
-            if result.failures:
-                reasons = "; ".join(
-                    f"{f.property}: {f.reason}" if f.property else f.reason
-                    for f in result.failures)
-                raise ValueError(f"invalid inputs: {reasons}")
-            news = result.inputs
+            news = _checked(call, old.inputs if old is not None else _EMPTY,
+                            news)
         outcome.news = news
         if old is None:
             outcome.op = plan.IMPORT if step.import_id else plan.CREATE
@@ -770,12 +777,7 @@ class Deployment:
             if op == plan.REPLACE and outcome.dbr and old is not None \
                     and not old.retain_on_delete:
                 call.delete(old.id, old.outputs)
-            r = call.create(news)
-            if r is None or not getattr(r, "id", None):
-                raise ValueError(
-                    f"{type(step.provider).__name__}.create() must return "
-                    "CreateResult(id, outs) with a non-empty id")
-            outcome.id, outcome.outs = str(r.id), r.outs
+            outcome.id, outcome.outs = _create_call(call, step.provider, news)
         elif op == plan.UPDATE:
             r = call.update(old.id, old.outputs, news)
             outcome.id = old.id
@@ -1315,6 +1317,30 @@ def _resource_class() -> type:
     from outrun.resource import Resource
 
     return Resource
+
+
+def _checked(call: Any, olds: Mapping[str, Any],
+             news: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The provider's check(): the inputs to use, or ValueError naming
+    every failure."""
+    result = call.check(olds, news)
+    if result.failures:
+        reasons = "; ".join(
+            f"{f.property}: {f.reason}" if f.property else f.reason
+            for f in result.failures)
+        raise ValueError(f"invalid inputs: {reasons}")
+    return result.inputs
+
+
+def _create_call(call: Any, provider: Any,
+             news: Mapping[str, Any]) -> tuple[str, Any]:
+    """The provider's create(): (id, outs)."""
+    r = call.create(news)
+    if r is None or not getattr(r, "id", None):
+        raise ValueError(
+            f"{type(provider).__name__}.create() must return "
+            "CreateResult(id, outs) with a non-empty id")
+    return str(r.id), r.outs
 
 
 def _catching(phase: Any, step: Step, outcome: _Outcome,

@@ -240,6 +240,9 @@ def _alphabet(upper: bool, lower: bool, numeric: bool, special: bool,
     return alphabet
 
 
+_DEFAULT_ALPHABET = _alphabet(True, True, True, True, SPECIAL)
+
+
 def _class_alphabet(chars: str) -> _Alphabet:
     alphabet = _CLASS_ALPHABETS.get(chars)
     if alphabet is None:
@@ -298,6 +301,8 @@ _string_rest = operator.itemgetter(
     "special", "upper", "lower", "numeric", "number", "min_upper",
     "min_lower", "min_numeric", "min_special", "override_special")
 _STRING_DEFAULTS = (True, True, True, True, None, 0, 0, 0, 0, None)
+# The same after check() filled them in (number follows numeric).
+_STRING_CHECKED_DEFAULTS = (True, True, True, True, True, 0, 0, 0, 0, None)
 _STRING_DEFAULT_INPUTS = {
     "length": 0, "special": True, "upper": True, "lower": True,
     "numeric": True, "number": True, "min_upper": 0, "min_lower": 0,
@@ -506,7 +511,14 @@ class RandomStringProvider(_RandomProvider):
     def create(self, props: Mapping[str, Any]) -> CreateResult:
         """Draws the string; its id is the string itself."""
         length = props["length"]
-        if not (props["min_upper"] or props["min_lower"]
+        try:
+            rest = _string_rest(props)
+        except (KeyError, TypeError):
+            rest = None
+        if rest == _STRING_CHECKED_DEFAULTS:
+            # Every class, no minimums: the one alphabet, no shuffle.
+            result = _DEFAULT_ALPHABET.draw(length)
+        elif not (props["min_upper"] or props["min_lower"]
                 or props["min_numeric"] or props["min_special"]):
             result = _alphabet(
                 props["upper"], props["lower"], props["numeric"],
