@@ -58,3 +58,25 @@ def test_builtin_inside_the_host_an_extension_outside():
         assert not hasattr(_outrun, "__file__")
     else:
         assert _outrun.__file__.endswith(".so")
+
+
+def test_the_resource_model_loads_on_first_use():
+    # A fresh import of the package, in this process: what the first
+    # `import outrun` of a program does.
+    saved = {name: mod for name, mod in sys.modules.items()
+             if name == "outrun" or name.startswith("outrun.")}
+    for name in saved:
+        del sys.modules[name]
+    try:
+        import outrun as fresh
+
+        before = "outrun.resource" in sys.modules
+        cls = fresh.Resource
+        after = "outrun.resource" in sys.modules
+    finally:
+        for name in [n for n in sys.modules
+                     if n == "outrun" or n.startswith("outrun.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+    assert (before, after, cls.__name__) == (False, True, "Resource")
