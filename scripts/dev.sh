@@ -49,7 +49,7 @@ install_python_packages() {
         need_apt=(python3-dev python3-pip python3-venv)
         install_apt_list
     fi
-    if ! python3 -c 'import mesonpy, pytest, hypothesis, uvloop' 2>/dev/null \
+    if ! python3 -c 'import mesonpy, pytest, hypothesis, uvloop, cryptography, orjson' 2>/dev/null \
         || ! command -v meson >/dev/null || ! command -v ninja >/dev/null; then
         say "installing Python packages from requirements-dev.txt"
         local flags=(-q)
