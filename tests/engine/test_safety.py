@@ -143,3 +143,13 @@ def test_parallel_one_runs_one_at_a_time(project: Project) -> None:
     project.ok("destroy", "--parallel", "1")
     assert len(ops_of(project.ops_done(), "delete")) == 10
     assert _max_in_flight(project) == 1
+
+
+def test_threads_bounds_blocking_providers_below_parallel(
+        project: Project) -> None:
+    # --parallel lets 8 operations start; a pool of 2 threads runs only 2
+    # of the blocking creates at a time.
+    project.write(MANY.format(n=12, sleep=0.05))
+    project.ok("up", "--parallel", "8", "--threads", "2")
+    assert len(ops_of(project.ops_done(), "create")) == 12
+    assert _max_in_flight(project) == 2

@@ -122,10 +122,42 @@ def _parser(command: str) -> argparse.ArgumentParser:
                    default=None, metavar="S",
                    help="say what the run waits for when nothing settles "
                         "for S seconds")
+    p.add_argument("--stall-warning", type=_stall_ms, default=None,
+                   metavar="MS",
+                   help="warn when the event loop is stuck for MS "
+                        "milliseconds (default 200; 0 turns it off)")
+    p.add_argument("--threads", type=_thread_count, default=None,
+                   metavar="N",
+                   help="native pool threads for blocking providers "
+                        "(default: OUTRUN_THREADS, else 64)")
     if command == "destroy":
         p.add_argument("-y", "--yes", action="store_true",
                        help="do not ask for confirmation on a terminal")
     return p
+
+
+def _stall_ms(text: str) -> float:
+    """--stall-warning's value: milliseconds, as `outrun run` takes them."""
+    try:
+        ms = float(text)
+    except ValueError:
+        ms = -1.0
+    if not 0 <= ms <= 3_600_000:
+        raise argparse.ArgumentTypeError(
+            f"takes milliseconds from 0 (off) to 3600000, not '{text}'")
+    return ms
+
+
+def _thread_count(text: str) -> int:
+    """--threads's value, as `outrun run` takes it."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 1024:
+        raise argparse.ArgumentTypeError(
+            f"takes a number from 1 to 1024, not '{text}'")
+    return n
 
 
 def main(command: str, argv: list[str], options: dict[str, Any]) -> int:
@@ -244,8 +276,11 @@ def _run(kind: str, args: argparse.Namespace, stack: str, project: Project,
         "project_dir": project.dir,
         "loop": args.loop,
         "debug_pending": args.debug_pending,
-        "threads": options.get("threads"),
-        "stall_warning_ms": options.get("stall_warning_ms"),
+        "threads": (args.threads if args.threads is not None
+                    else options.get("threads")),
+        "stall_warning_ms": (args.stall_warning
+                             if args.stall_warning is not None
+                             else options.get("stall_warning_ms")),
         # The host stops the pool when it exits; a process that runs
         # several commands (tests, tools) keeps it for the next one.
         "keep_pool": True,

@@ -260,7 +260,7 @@ _CHECK_PLAINTEXT = b'"outrun passphrase check"'
 
 _BUSY_TIMEOUT_MS = 10_000
 # Rows per executemany() within one flush's transaction.
-_FLUSH_CHUNK = 4096
+_FLUSH_CHUNK = 1024
 
 _json_encode = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, check_circular=False
