@@ -153,3 +153,49 @@ def test_threads_bounds_blocking_providers_below_parallel(
     project.ok("up", "--parallel", "8", "--threads", "2")
     assert len(ops_of(project.ops_done(), "create")) == 12
     assert _max_in_flight(project) == 2
+
+
+UNSAVABLE = """
+    from outrun import dynamic
+    from setprov import Plain, SetOutput, SetOutputInline
+
+    bad = dynamic.Resource(SetOutput(), "bad", {"v": 1})
+    dynamic.Resource(Plain(), "after-bad", {"x": bad.v})
+    dynamic.Resource(Plain(), "apart", {"v": 2})
+    dynamic.Resource(SetOutputInline(), "bad-inline", {"v": 3})
+"""
+
+SETPROV = """
+from outrun import dynamic
+
+
+class SetOutput(dynamic.ResourceProvider):
+    def create(self, props):
+        return dynamic.CreateResult("s", {**props, "tags": {1, 2}})
+
+
+class SetOutputInline(SetOutput):
+    blocking = False
+
+
+class Plain(dynamic.ResourceProvider):
+    def create(self, props):
+        return dynamic.CreateResult("p", dict(props))
+"""
+
+
+def test_outputs_that_cannot_be_saved_fail_the_step(project: Project) -> None:
+    # A provider whose outputs are not JSON values: its step fails (the
+    # run does not hang), what depends on it is skipped, the rest is done.
+    (project.dir / "setprov.py").write_text(SETPROV)
+    project.write(UNSAVABLE)
+    s = project.summary("up", expect=1)
+    assert s["result"] == "failed", s
+    assert s["counts"] == {"create": 1, "failed": 2}, s
+    failed = sorted(f["urn"].rsplit("::", 1)[1] for f in s["failures"])
+    assert failed == ["bad", "bad-inline"], s
+    assert all("must be JSON values" in f["message"] for f in s["failures"])
+    assert s["skipped"] == 1, s
+    # The blocking create did happen: the next run says it may exist.
+    s = project.summary("up", expect=1)
+    assert any("::bad was being created" in w for w in s["warnings"]), s

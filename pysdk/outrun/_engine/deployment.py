@@ -41,7 +41,7 @@ from _outrun import scan_inputs as _scan_inputs
 
 from outrun import _engine
 from outrun._engine import plan
-from outrun._engine.state import ResourceState
+from outrun._engine.state import ResourceState, StateError
 from outrun.dynamic import DiffResult, ResourceProvider
 
 
@@ -586,7 +586,7 @@ class Deployment:
         if step.mode == "inline" and not self.stopping:
             # Quick and pure: no slot to wait for, nothing in flight.
             step.started = _monotonic()
-            self._finished(step, self._run_inline(step), False)
+            self._finish_recorded(step, self._run_inline(step), False)
             return
         self.queue.append(step)
         if not self.pumping:
@@ -649,7 +649,7 @@ class Deployment:
                     self.peak_in_flight = self.in_flight
                 step.started = time.monotonic()
                 if step.mode == "inline":
-                    self._finished(step, self._run_inline(step))
+                    self._finish_recorded(step, self._run_inline(step))
                 else:
                     self.loop.create_task(self._run_threaded(step))
         finally:
@@ -701,9 +701,33 @@ class Deployment:
             # Cancelled (Ctrl-C): the step ends as failed, so that nothing
             # waits for it, and the cancellation goes on.
             outcome.error = exc
-            self._finished(step, outcome)
+            self._finish_recorded(step, outcome)
             raise
-        self._finished(step, outcome)
+        self._finish_recorded(step, outcome)
+
+    def _finish_recorded(self, step: Step, outcome: _Outcome,
+                         slot: bool = True) -> None:
+        """_finished(), and a failure of the step if its result cannot be
+        recorded (outputs that are not JSON values): the step must settle
+        either way, or everything waiting on it would wait for ever."""
+        try:
+            self._finished(step, outcome, slot)
+        except Exception as exc:  # noqa: BLE001 - the step's error
+            if step.settled:
+                raise
+            done = outcome.error is None and outcome.op in (
+                plan.CREATE, plan.IMPORT, plan.UPDATE, plan.REPLACE)
+            if done and step.mode != "inline":
+                # The provider did its work; the state keeps the intent
+                # record, so the next run says the resource may exist.
+                msg = (f"{exc}; the provider's {outcome.op} finished but "
+                       "its result could not be saved, so the next run "
+                       "reports the resource as possibly existing outside "
+                       "the state")
+                exc = StateError(msg)
+            self._fail(step, exc, keep_intent=done)
+            if slot and not self.pumping and self.queue:
+                self._pump()
 
     def _plan_safe(self, step: Step, outcome: _Outcome,
                    call: Any) -> _Outcome:
@@ -967,9 +991,12 @@ class Deployment:
             deps=tuple(sorted(step.deps)), pending="creating",
             seq=step.seq))
 
-    def _fail(self, step: Step, exc: BaseException) -> None:
+    def _fail(self, step: Step, exc: BaseException,
+              keep_intent: bool = False) -> None:
         old = step.old
-        if old is not None and self.writer is not None \
+        if keep_intent:
+            pass
+        elif old is not None and self.writer is not None \
                 and step.op in (plan.UPDATE, plan.REPLACE):
             # The resource stays as it was; a replacement's old half goes
             # back to its place.
