@@ -4,6 +4,7 @@ asked to do, in which order, and what the world and the state hold."""
 from __future__ import annotations
 
 import json
+import signal
 
 from conftest import Project, index_of, ops_of
 
@@ -88,6 +89,58 @@ def test_delete_before_replace_deletes_first(project: Project) -> None:
     assert s["counts"].get("replace") == 1, s
     assert [o["op"] for o in project.ops_done()] == ["delete", "create"]
     assert project.things() == {"r": 2}
+
+
+DBR_EDIT = """
+    import outrun
+    from worldprov import Thing
+
+    r = Thing("r", {value}, sleep={sleep}, fail={fail!r},
+              opts=outrun.ResourceOptions(replace_on_changes=["value"],
+                                          delete_before_replace=True))
+"""
+
+
+def test_delete_before_replace_whose_create_fails_forgets_the_old(
+        project: Project) -> None:
+    project.write(DBR_EDIT.format(value=1, sleep=0, fail=None))
+    project.ok("up")
+    project.clear_ops()
+    project.write(DBR_EDIT.format(value=2, sleep=0, fail="no room"))
+    s = project.summary("up", expect=1)
+    assert "no room" in s["failures"][0]["message"], s
+    assert [o["op"] for o in project.ops_done()] == ["delete"]
+    assert project.things() == {}
+    # The old one is gone from the state too: the next up creates, and
+    # deletes nothing a second time.
+    project.clear_ops()
+    project.write(DBR_EDIT.format(value=2, sleep=0, fail=None))
+    s = project.summary("up")
+    assert s["counts"] == {"create": 1}, s
+    assert [o["op"] for o in project.ops_done()] == ["create"]
+    assert project.things() == {"r": 2}
+
+
+def test_delete_before_replace_killed_during_the_create_is_reported(
+        project: Project) -> None:
+    project.write(DBR_EDIT.format(value=1, sleep=0, fail=None))
+    project.ok("up")
+    project.clear_ops()
+    project.write(DBR_EDIT.format(value=2, sleep=30, fail=None))
+    first = project.start("up")
+    project.wait_for(
+        lambda: any(o["op"] == "start" and o["what"] == "create"
+                    for o in project.ops()), first, "the create under way")
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=60)
+    project.clear_ops()
+    project.write(DBR_EDIT.format(value=2, sleep=0, fail=None))
+    s = project.summary("up")
+    # The new one may exist: the next run says so, and does not delete
+    # the old one again.
+    assert any("::r was being created" in w for w in s["warnings"]), s
+    assert s["counts"] == {"create": 1}, s
+    assert [o["op"] for o in project.ops_done()] == ["create"]
 
 
 CHAIN = """

@@ -90,6 +90,9 @@ class Step:
     res: Any
     urn = type = name = qtype = provider_ref = mode = ""
     custom = protect = retain = dbr = unknown_inputs = known = False
+    # A delete-before-replace whose delete has happened: the old resource
+    # is gone, whatever becomes of the create.
+    old_deleted = False
     parent: Step | None = None
     provider: Any = None
     ignore: tuple[str, ...] = ()
@@ -693,8 +696,20 @@ class Deployment:
                     and outcome.op != plan.SAME:
                 self._intent(step, outcome)
                 await self._commit()
-                outcome = await _to_thread(self._operate_safe, step, outcome,
-                                           call)
+                if outcome.op == plan.REPLACE and outcome.dbr \
+                        and step.old is not None:
+                    # The delete first, on its own, and the state told
+                    # before the create starts: a run that dies during
+                    # the create then knows the old one is gone and the
+                    # new one may exist.
+                    outcome = await _to_thread(self._delete_old_safe, step,
+                                               outcome, call)
+                    if outcome.error is None:
+                        self._create_intent(step, outcome)
+                        await self._commit()
+                if outcome.error is None:
+                    outcome = await _to_thread(self._operate_safe, step,
+                                               outcome, call)
         except Exception as exc:  # noqa: BLE001 - the pool or the state
             outcome.error = exc
         except BaseException as exc:
@@ -732,6 +747,18 @@ class Deployment:
     def _plan_safe(self, step: Step, outcome: _Outcome,
                    call: Any) -> _Outcome:
         return _catching(self._plan_step, step, outcome, call)
+
+    def _delete_old_safe(self, step: Step, outcome: _Outcome,
+                         call: Any) -> _Outcome:
+        return _catching(self._delete_old, step, outcome, call)
+
+    def _delete_old(self, step: Step, outcome: _Outcome, call: Any) -> None:
+        """The delete of a delete-before-replace."""
+        old = step.old
+        if not step.old_deleted:
+            if not old.retain_on_delete:
+                call.delete(old.id, old.outputs)
+            step.old_deleted = True
 
     def _operate_safe(self, step: Step, outcome: _Outcome,
                       call: Any) -> _Outcome:
@@ -798,9 +825,8 @@ class Deployment:
         news = outcome.news or _EMPTY
         old = step.old
         if op == plan.CREATE or op == plan.REPLACE:
-            if op == plan.REPLACE and outcome.dbr and old is not None \
-                    and not old.retain_on_delete:
-                call.delete(old.id, old.outputs)
+            if op == plan.REPLACE and outcome.dbr and old is not None:
+                self._delete_old(step, outcome, call)
             outcome.id, outcome.outs = _create_call(call, step.provider, news)
         elif op == plan.UPDATE:
             r = call.update(old.id, old.outputs, news)
@@ -983,6 +1009,13 @@ class Deployment:
             gone = _copy_state(old)
             gone.delete = True
             self.writer.put(gone)
+        self._create_intent(step, outcome)
+
+    def _create_intent(self, step: Step, outcome: _Outcome) -> None:
+        """The record of a create about to start (it replaces, under the
+        same URN, the record of an old resource that is gone)."""
+        if self.writer is None:
+            return
         self.writer.put(ResourceState(
             urn=step.urn, type=step.type, name=step.name, custom=step.custom,
             provider=step.provider_ref,
@@ -996,6 +1029,10 @@ class Deployment:
         old = step.old
         if keep_intent:
             pass
+        elif step.old_deleted and self.writer is not None:
+            # A delete-before-replace whose create failed: the old one is
+            # gone and there is no new one.
+            self.writer.remove(step.urn)
         elif old is not None and self.writer is not None \
                 and step.op in (plan.UPDATE, plan.REPLACE):
             # The resource stays as it was; a replacement's old half goes
