@@ -306,3 +306,32 @@ def test_components(project: Project) -> None:
     assert sorted(deleted) == ["p", "p-l", "p-r"], events
     assert deleted.index("p") == 2, deleted     # children first
     assert project.things() == {"after": 3}
+
+
+def test_program_errors_are_in_the_summary(project: Project) -> None:
+    # A program that raises after declaring a resource: the resource's
+    # step still finishes, and the summary says why the run failed.
+    project.write("""
+        from worldprov import Thing
+
+        Thing("a", 1)
+        raise RuntimeError("the program gave up")
+    """)
+    events, proc = project.events("up", expect=1)
+    s = events[-1]
+    assert s["result"] == "failed", s
+    assert s["counts"] == {"create": 1}, s
+    assert s["failures"] == [{"urn": "program",
+                              "message": "RuntimeError: the program gave up"}]
+    assert "the program gave up" in proc.stderr, proc.stderr
+    proc = project.run("up")
+    assert proc.returncode == 1
+    assert "program: RuntimeError: the program gave up" in \
+        proc.stdout.split("Failures:", 1)[-1], proc.stdout
+    project.write("""
+        import sys
+
+        sys.exit(3)
+    """)
+    s = project.summary("up", expect=3)
+    assert s["failures"] == [{"urn": "program", "message": "sys.exit(3)"}]

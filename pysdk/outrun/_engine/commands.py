@@ -136,6 +136,13 @@ def _parser(command: str) -> argparse.ArgumentParser:
     return p
 
 
+def _describe(exc: BaseException) -> str:
+    """An exception in one line: its type and message."""
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
+
+
 def _stall_ms(text: str) -> float:
     """--stall-warning's value: milliseconds, as `outrun run` takes them."""
     try:
@@ -365,6 +372,15 @@ async def _engine_main(rt: Any, code: types.CodeType,
             and _host.exit_code_of(program_error) == 0)))
     result = ("interrupted" if interrupted else
               "failed" if failed else "succeeded")
+    # The program's own errors are failures of the run too: the summary
+    # (and --json's) says what they were, beside the tracebacks on stderr.
+    program_failures = [("program", _describe(e)) for e in user_failures]
+    if isinstance(program_error, SystemExit):
+        code = _host.exit_code_of(program_error)
+        if code:
+            program_failures.append(("program", f"sys.exit({code})"))
+    elif program_error is not None:
+        program_failures.insert(0, ("program", _describe(program_error)))
     outcome["result"] = result
     outcome["counts"] = dict(dep.counts)
     outcome["peak_in_flight"] = dep.peak_in_flight
@@ -372,7 +388,8 @@ async def _engine_main(rt: Any, code: types.CodeType,
         kind=kind, stack=stack, project=project.name, result=result,
         counts=dict(dep.counts),
         duration=time.monotonic() - dep.started_at, outputs=shown,
-        failures=list(dep.failures), skipped=dep.skipped,
+        failures=list(dep.failures) + program_failures,
+        skipped=dep.skipped,
         warnings=list(dep.warnings)))
     if interrupted:
         raise KeyboardInterrupt
