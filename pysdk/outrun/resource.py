@@ -113,7 +113,9 @@ class ResourceOptions:
         self.provider = provider
         self.providers = providers
         self.delete_before_replace = delete_before_replace
-        self.ignore_changes = ignore_changes
+        # One name given as a string means that name, not its letters.
+        self.ignore_changes = [ignore_changes] \
+            if isinstance(ignore_changes, str) else ignore_changes
         self.version = version
         self.aliases = aliases
         self.additional_secret_outputs = additional_secret_outputs
@@ -124,7 +126,8 @@ class ResourceOptions:
         self.transforms = transforms
         self.hooks = hooks
         self.urn = urn
-        self.replace_on_changes = replace_on_changes
+        self.replace_on_changes = [replace_on_changes] \
+            if isinstance(replace_on_changes, str) else replace_on_changes
         self.replacement_trigger = replacement_trigger
         self.plugin_download_url = plugin_download_url
         self.retain_on_delete = retain_on_delete

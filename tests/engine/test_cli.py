@@ -335,3 +335,16 @@ def test_program_errors_are_in_the_summary(project: Project) -> None:
     """)
     s = project.summary("up", expect=3)
     assert s["failures"] == [{"urn": "program", "message": "sys.exit(3)"}]
+
+
+def test_config_set_refuses_malformed_keys(project: Project) -> None:
+    project.write("""
+        import outrun
+    """)
+    for key in ("", ":x", "x:", "a:b:c"):
+        proc = project.run("config set", key, "v")
+        assert proc.returncode == 2, explain(proc)
+        assert "is not a configuration key" in proc.stderr, explain(proc)
+    project.ok("config set", "ns:name", "v")
+    listed = json.loads(project.ok("config", "--json").stdout)
+    assert listed == {"ns:name": "v"}, listed

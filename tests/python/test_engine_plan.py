@@ -390,3 +390,14 @@ def test_what_a_kept_resource_depends_on_is_not_deleted(tmp_path):
     finally:
         store.close()
     assert names == ["a", "b"]
+
+
+def test_change_options_take_one_name_as_a_string() -> None:
+    from outrun import ResourceOptions as Opts
+
+    # One name as a string is that name, not a list of its letters.
+    assert Opts(ignore_changes="value").ignore_changes == ["value"]
+    assert Opts(replace_on_changes="size").replace_on_changes == ["size"]
+    assert Opts(ignore_changes=["a", "b"]).ignore_changes == ["a", "b"]
+    merged = Opts.merge(Opts(ignore_changes="a"), Opts(ignore_changes="b"))
+    assert merged.ignore_changes == ["a", "b"]

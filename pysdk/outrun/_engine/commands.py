@@ -671,8 +671,15 @@ def config_command(argv: list[str]) -> int:
     project = find_project(args.cwd)
     stack = _stack_name(args)
     key = getattr(args, "key", None)
-    if key is not None and ":" not in key:
-        key = f"{project.name}:{key}"
+    if key is not None:
+        parts = key.split(":")
+        if len(parts) > 2 or not all(p.strip() for p in parts):
+            raise UsageError(
+                f"'{key}' is not a configuration key: use NAME for the "
+                "project's keys or NAMESPACE:NAME for another namespace's "
+                "(neither part empty, at most one ':')")
+        if len(parts) == 1:
+            key = f"{project.name}:{key}"
     if args.action == "set":
         value = args.value
         if value is None:

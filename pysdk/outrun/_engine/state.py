@@ -883,7 +883,7 @@ class Store:
                 raise StateError(
                     f"stack '{name}' still has {n} resource"
                     f"{'' if n == 1 else 's'}; run `outrun destroy` first, "
-                    "or force the removal to forget them (the resources "
+                    "or add --force to forget them (the resources "
                     "themselves are then left as they are)"
                 )
             for table in ("resources", "providers", "outputs", "config",
