@@ -115,3 +115,25 @@ def test_lock_of_a_killed_run_is_cleared(project: Project) -> None:
     assert "::slow was being created" in proc.stdout, explain(proc)
     proc = project.ok("up")
     assert "stale lock" not in proc.stderr, explain(proc)
+
+
+def test_preview_beside_a_running_up_says_it_is_running(
+        project: Project) -> None:
+    project.write(SLOW.format(sleep=3))
+    first = project.start("up")
+    project.wait_for(lambda: _started(project, "slow"), first,
+                     "the slow create's start")
+    events, _ = project.events("preview")
+    assert first.poll() is None, "the slow create was over too soon"
+    s = events[-1]
+    # Not the leftover of a run that died: no such warning.
+    assert s["warnings"] == [], s
+    infos = [e["message"] for e in events
+             if e["event"] == "diag" and e["level"] == "info"]
+    assert any("::slow is being created by `outrun up` (pid "
+               f"{first.pid}" in m for m in infos), events
+    code, out, err = project.finish(first)
+    assert code == 0, (out, err)
+    # Once the up is over, nothing is in flight.
+    s = project.summary("preview")
+    assert s["warnings"] == [] and s["counts"] == {"same": 2}, s

@@ -261,7 +261,11 @@ def _run(kind: str, args: argparse.Namespace, stack: str, project: Project,
         config = store.config(stack)
         old = store.resources(stack)
         providers = store.providers(stack)
-    preloaded = (old, providers)
+    # A preview takes no lock, so it can run beside an up: what that up
+    # has in flight is not the leftover of a run that died.
+    running = store.live_holder(stack) \
+        if kind == "preview" and store is not None else None
+    preloaded = (old, providers, running)
     display = make_display(kind, stack, project.name, json_mode=args.json)
     run_id = store.begin_run(stack, kind) if kind != "preview" else None
     outcome: dict[str, Any] = {"result": "failed", "counts": {}}

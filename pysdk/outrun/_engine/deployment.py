@@ -281,7 +281,8 @@ class Deployment:
     # Set-up ----------------------------------------------------------------
 
     def load(self, old: dict[str, ResourceState],
-             providers: Mapping[str, bytes]) -> None:
+             providers: Mapping[str, bytes],
+             running: str | None = None) -> None:
         """Takes the stack's state (read before the run, so that a state
         error stops the command before the program starts); reports
         operations a previous run left unfinished."""
@@ -293,6 +294,15 @@ class Deployment:
                 continue
             what = {"creating": "being created", "updating": "being updated",
                     "deleting": "being deleted"}.get(st.pending, st.pending)
+            if running is not None:
+                # A preview beside a run that is still going: nothing was
+                # cut short, and this preview changes nothing either way.
+                self.display.diag(
+                    "info", f"{st.urn} is {what} by {running}; this "
+                    "preview shows it as the state had it before")
+                if st.pending == "creating":
+                    del self.old[key]
+                continue
             msg = (f"{st.urn} was {what} when an earlier run stopped "
                    "before it finished")
             if st.pending == "creating":

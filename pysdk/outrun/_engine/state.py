@@ -894,6 +894,23 @@ class Store:
 
     # -- lock ---------------------------------------------------------------
 
+    def live_holder(self, stack: str) -> str | None:
+        """Who holds the run lock of `stack`, when a process that may be
+        running does (this host: alive; another host: cannot tell); None
+        when nobody does.  Reads only: for a preview, which takes no lock.
+        """
+        with self._errors("read"):
+            row = self._conn.execute(
+                "SELECT pid, host, kind, started, proc_start FROM locks "
+                "WHERE stack = ?", (stack,)
+            ).fetchone()
+        if row is None:
+            return None
+        h_pid, h_host, h_kind, h_started, h_start = row
+        if h_host == self._host and _process_gone(h_pid, h_start):
+            return None
+        return _describe_holder(h_kind, h_pid, h_host, h_started)
+
     def lock(self, stack: str, kind: str) -> Lock:
         """Take the run lock of `stack` for a command `kind` ("up", ...).
 
