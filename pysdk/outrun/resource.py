@@ -40,12 +40,24 @@ class Alias:
     """A name a resource had before: matching state under that URN is
     taken over instead of deleting one resource and creating another.
     ``...`` means "the same as now"; ``parent=None`` means "had no
-    parent"."""
+    parent".  The old parent is a resource, or its URN as a string
+    (``parent_urn``, or a string as ``parent``) when it no longer exists."""
 
     __slots__ = ("name", "type_", "parent", "stack", "project")
 
     def __init__(self, name: Any = ..., type_: Any = ..., parent: Any = ...,
-                 stack: Any = ..., project: Any = ...) -> None:
+                 stack: Any = ..., project: Any = ...,
+                 parent_urn: str | None = None) -> None:
+        if parent_urn is not None:
+            if parent is not ...:
+                raise TypeError("Alias takes parent or parent_urn, not both")
+            parent = parent_urn
+        if parent is not ... and parent is not None \
+                and not isinstance(parent, (str, Resource)):
+            raise TypeError(
+                "Alias parent must be a resource or the parent's URN as a "
+                f"string, not {type(parent).__name__}; an Output cannot "
+                "be used here: write the URN out")
         self.name = name
         self.type_ = type_
         self.parent = parent

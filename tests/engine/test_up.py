@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import signal
 
-from conftest import Project, index_of, ops_of
+from conftest import Project, explain, index_of, ops_of
 
 THREE = """
     import outrun
@@ -238,3 +238,42 @@ def test_run_main_returning_a_mapping_makes_outputs(project: Project) -> None:
     out = json.loads(project.ok("stack output", "--json").stdout)
     assert out == {"path": str(project.world / "t"), "answer": 42}
     assert project.ok("stack output", "answer").stdout == "42\n"
+
+
+ALIASED = """
+    import outrun
+    from outrun.providers.random import RandomString
+    from worldprov import Thing
+
+    p = Thing("p", 1)
+    x = Thing("x", 2, opts=outrun.ResourceOptions({x_opts}))
+    s = RandomString("{s_name}", length=8, opts=outrun.ResourceOptions(
+        aliases=[outrun.Alias(name="s1")]))
+    outrun.export("s", s.result)
+"""
+
+
+def test_aliases_take_over_renamed_and_moved_resources(
+        project: Project) -> None:
+    project.write(ALIASED.format(x_opts="parent=p", s_name="s1"))
+    first = project.summary("up")
+    assert first["counts"] == {"create": 3}, first
+    project.clear_ops()
+    # x leaves its parent, which is named by its URN; s is renamed.
+    p_urn = f"urn:pulumi:dev::{project.dir.name}::" \
+        "pulumi-python:dynamic:Resource::p"
+    project.write(ALIASED.format(
+        x_opts=f"aliases=[outrun.Alias(parent={p_urn!r})]", s_name="s2"))
+    s = project.summary("up")
+    assert s["counts"] == {"same": 3}, s
+    assert project.ops() == []
+    assert s["outputs"]["s"] == first["outputs"]["s"], (s, first)
+    ls = json.loads(project.ok("stack ls", "--json").stdout)
+    assert ls[0]["resources"] == 3, ls
+    # A bad parent is refused with a message, not ignored.
+    project.write(ALIASED.format(
+        x_opts="aliases=[outrun.Alias(parent=p.urn)]", s_name="s2"))
+    proc = project.run("preview")
+    assert proc.returncode == 1, explain(proc)
+    assert "Alias parent must be a resource or the parent's URN" in \
+        proc.stderr, explain(proc)

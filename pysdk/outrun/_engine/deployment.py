@@ -499,15 +499,25 @@ class Deployment:
             a_stack = self.stack if alias.stack is ... else alias.stack
             a_project = self.project if alias.project is ... \
                 else alias.project
+            parent_qtype = None
             if alias.parent is ...:
-                parent = pstep
-            elif alias.parent is None:
-                parent = None
-            else:
-                parent = getattr(alias.parent, "_step", None)
+                parent_qtype = pstep.qtype if pstep is not None else None
+            elif isinstance(alias.parent, str):
+                # The old parent's URN: its qualified type is the third
+                # part (urn:pulumi:STACK::PROJECT::QTYPE::NAME).
+                parts = alias.parent.split("::", 3)
+                if len(parts) != 4 or not parts[0].startswith(
+                        "urn:pulumi:"):
+                    raise ValueError(
+                        f"Alias parent {alias.parent!r} is not a URN: "
+                        "write it as urn:pulumi:STACK::PROJECT::TYPE::NAME")
+                parent_qtype = parts[2]
+            elif alias.parent is not None:
+                step_of = getattr(alias.parent, "_step", None)
+                parent_qtype = step_of.qtype if step_of is not None else None
             qualified = a_type
-            if parent is not None:
-                qualified = parent.qtype + "$" + a_type
+            if parent_qtype is not None:
+                qualified = parent_qtype + "$" + a_type
             urns.append(f"urn:pulumi:{a_stack}::{a_project}::{qualified}"
                         f"::{a_name}")
         return tuple(urns)
