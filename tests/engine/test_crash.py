@@ -39,6 +39,8 @@ def test_up_after_kill_9_finishes_the_work(project: Project) -> None:
     assert first.returncode == -signal.SIGKILL
     interrupted = _in_flight(project)
     assert interrupted & slow, interrupted
+    ls = project.ok("stack ls").stdout
+    assert "never ended (its process died)" in ls, ls
     created_first = ops_of(project.ops_done(), "create")
     assert len(created_first) < n, "the first run finished before the kill"
     project.clear_ops()
@@ -132,6 +134,10 @@ def test_preview_beside_a_running_up_says_it_is_running(
              if e["event"] == "diag" and e["level"] == "info"]
     assert any("::slow is being created by `outrun up` (pid "
                f"{first.pid}" in m for m in infos), events
+    ls = project.ok("stack ls").stdout
+    assert "up running since " in ls, ls
+    assert json.loads(project.ok("stack ls", "--json").stdout)[0][
+        "last_result"] == "running"
     code, out, err = project.finish(first)
     assert code == 0, (out, err)
     # Once the up is over, nothing is in flight.

@@ -534,19 +534,30 @@ def _stack_ls(project: Project, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{
             "name": s.name, "resources": s.resources,
-            "last_run": s.last_run, "last_result": s.last_result,
+            "last_run": s.last_run,
+            "last_result": s.last_result or (
+                "running" if s.running else
+                "died" if s.last_run else None),
             "last_time": s.last_time} for s in summaries]))
         return 0
     if not summaries:
         print(f"No stacks in {project.dir} yet; `outrun up` makes one.")
         return 0
     print(f"{'NAME':<20} {'RESOURCES':>9}  LAST RUN")
+    def at(t: float | None) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) \
+            if t else "an unknown time"
+
     for s in summaries:
-        when = (time.strftime("%Y-%m-%d %H:%M:%S",
-                              time.localtime(s.last_time))
-                if s.last_time else "never")
-        last = f"{s.last_run} {s.last_result} at {when}" if s.last_run \
-            else "never"
+        if not s.last_run:
+            last = "never"
+        elif s.last_result:
+            last = f"{s.last_run} {s.last_result} at {at(s.last_time)}"
+        elif s.running:
+            last = f"{s.last_run} running since {at(s.last_started)}"
+        else:
+            last = (f"{s.last_run} started at {at(s.last_started)} never "
+                    "ended (its process died)")
         print(f"{s.name:<20} {s.resources:>9}  {last}")
     return 0
 

@@ -140,6 +140,8 @@ class StackSummary:
     last_run: str | None         # "up" / "destroy" / ...
     last_result: str | None      # "succeeded" / "failed" / "interrupted"
     last_time: float | None      # epoch seconds the last run ended
+    last_started: float | None = None  # epoch seconds it started
+    running: str | None = None   # who runs it now, when it has not ended
 
 
 @dataclass(slots=True)
@@ -841,15 +843,18 @@ class Store:
                     "SELECT stack, count(*) FROM resources WHERE key = urn "
                     "GROUP BY stack"))
                 last = {r[0]: r[1:] for r in db.execute(
-                    "SELECT stack, kind, result, ended FROM runs "
+                    "SELECT stack, kind, result, ended, started FROM runs "
                     "WHERE id IN (SELECT max(id) FROM runs GROUP BY stack)")}
             finally:
                 db.execute("COMMIT")
         out = []
         for name in names:
-            kind, result, ended = last.get(name, (None, None, None))
+            kind, result, ended, started = last.get(
+                name, (None, None, None, None))
+            running = self.live_holder(name) \
+                if kind is not None and result is None else None
             out.append(StackSummary(name, counts.get(name, 0), kind, result,
-                                    ended))
+                                    ended, started, running))
         return out
 
     def has_stack(self, name: str) -> bool:
