@@ -199,3 +199,36 @@ def test_outputs_that_cannot_be_saved_fail_the_step(project: Project) -> None:
     # The blocking create did happen: the next run says it may exist.
     s = project.summary("up", expect=1)
     assert any("::bad was being created" in w for w in s["warnings"]), s
+
+
+SLOWPROV = """
+import asyncio
+
+from outrun import dynamic
+
+
+class Slow(dynamic.ResourceProvider):
+    async def create(self, props):
+        await asyncio.sleep(props["sleep"])
+        return dynamic.CreateResult("slow", dict(props))
+"""
+
+
+def test_custom_timeout_fails_an_async_create_with_a_message(
+        project: Project) -> None:
+    (project.dir / "slowprov.py").write_text(SLOWPROV)
+    project.write("""
+        import outrun
+        from outrun import dynamic
+        from slowprov import Slow
+
+        dynamic.Resource(Slow(), "late", {"sleep": 30}, outrun.ResourceOptions(
+            custom_timeouts=outrun.CustomTimeouts(create="0.2s")))
+        dynamic.Resource(Slow(), "quick", {"sleep": 0})
+    """)
+    s = project.summary("up", expect=1)
+    assert s["counts"] == {"create": 1, "failed": 1}, s
+    (failure,) = s["failures"]
+    assert failure["urn"].endswith("::late"), s
+    assert "TimeoutError: create took longer than its custom timeout " \
+        "(create='0.2s')" in failure["message"], s

@@ -1464,7 +1464,16 @@ class _Threaded:
             coro = fn(*args)
             if timeout is not None:
                 coro = asyncio.wait_for(coro, timeout)
-            return asyncio.run_coroutine_threadsafe(coro, loop).result()
+            try:
+                return asyncio.run_coroutine_threadsafe(coro, loop).result()
+            except TimeoutError as exc:
+                if timeout is None or str(exc):
+                    raise
+                raise TimeoutError(
+                    f"{name} took longer than its custom timeout "
+                    f"({name}={text!r}); raise it in "
+                    "ResourceOptions(custom_timeouts=CustomTimeouts(...)) "
+                    "if the operation needs longer") from None
         return call
 
 
