@@ -505,9 +505,12 @@ def test_live_block_fits_the_terminal(terminal: list[int]) -> None:
     disp.close()
     drawn = frames(out.getvalue())
     assert len(drawn) == 4
+    # Each block fills the terminal but two lines (render's contract),
+    # and no line reaches the last column.
     limits = [(80, 20), (80, 20), (40, 6), (40, 6)]
-    for block, (columns, lines) in zip(drawn, limits):
-        assert 1 <= len(block) <= lines - 1
+    assert [len(block) for block in drawn] == [
+        lines - 2 for _, lines in limits]
+    for block, (columns, _) in zip(drawn, limits):
         for line in block:
             assert len(visible(line)) <= columns - 1
     # 1,000 in flight: as many rows as fit, the rest counted.
