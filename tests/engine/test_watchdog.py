@@ -4,6 +4,8 @@ work, which is no stall; a blocking call among them is one, and is named."""
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import Project
 
 MANY = """
@@ -37,21 +39,21 @@ def test_declaring_many_resources_is_not_a_stall(project: Project) -> None:
         proc.stderr
 
 
-def test_a_blocking_call_among_resources_is_named(project: Project) -> None:
+@pytest.mark.parametrize("args, warned", [
+    ((), True),                        # named, at the default threshold
+    (("--stall-warning", "0"), False),  # 0 turns the warning off
+])
+def test_a_blocking_call_among_resources(project: Project,
+                                         args: tuple[str, ...],
+                                         warned: bool) -> None:
     project.write(SLEEPY)
 
-    events, proc = project.events("up")
+    events, proc = project.events("up", *args)
 
     assert events[-1]["counts"] == {"create": 2}
-    assert "stalled once" in proc.stderr, proc.stderr
-    assert "__main__.py:6" in proc.stderr, proc.stderr
-
-
-def test_stall_warning_zero_turns_the_warning_off(project: Project) -> None:
-    project.write(SLEEPY)
-
-    events, proc = project.events("up", "--stall-warning", "0")
-
-    assert events[-1]["counts"] == {"create": 2}
-    assert "stalled" not in proc.stderr and "stuck" not in proc.stderr, \
-        proc.stderr
+    if warned:
+        assert "stalled once" in proc.stderr, proc.stderr
+        assert "__main__.py:6" in proc.stderr, proc.stderr
+    else:
+        assert "stalled" not in proc.stderr \
+            and "stuck" not in proc.stderr, proc.stderr

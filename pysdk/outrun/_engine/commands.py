@@ -136,13 +136,6 @@ def _parser(command: str) -> argparse.ArgumentParser:
     return p
 
 
-def _describe(exc: BaseException) -> str:
-    """An exception in one line: its type and message."""
-    text = str(exc)
-    name = type(exc).__name__
-    return f"{name}: {text}" if text else name
-
-
 def _stall_ms(text: str) -> float:
     """--stall-warning's value: milliseconds, as `outrun run` takes them."""
     try:
@@ -378,13 +371,14 @@ async def _engine_main(rt: Any, code: types.CodeType,
               "failed" if failed else "succeeded")
     # The program's own errors are failures of the run too: the summary
     # (and --json's) says what they were, beside the tracebacks on stderr.
-    program_failures = [("program", _describe(e)) for e in user_failures]
+    describe = deployment_mod.describe_error
+    program_failures = [("program", describe(e)) for e in user_failures]
     if isinstance(program_error, SystemExit):
         code = _host.exit_code_of(program_error)
         if code:
             program_failures.append(("program", f"sys.exit({code})"))
     elif program_error is not None:
-        program_failures.insert(0, ("program", _describe(program_error)))
+        program_failures.insert(0, ("program", describe(program_error)))
     outcome["result"] = result
     outcome["counts"] = dict(dep.counts)
     outcome["peak_in_flight"] = dep.peak_in_flight
@@ -462,7 +456,7 @@ async def _define_providers(dep: Any, code: types.CodeType,
             await result
     except Exception as exc:  # noqa: BLE001 - reported, destroy goes on
         dep.warn(f"the program failed while defining its providers: "
-                 f"{type(exc).__name__}: {exc}")
+                 f"{deployment_mod.describe_error(exc)}")
     finally:
         _engine.active = None
         dep.definitions_only = False
@@ -520,6 +514,11 @@ def stack_command(argv: list[str]) -> int:
     return _stack_rm(project, args)
 
 
+def _local_time(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) \
+        if t else "an unknown time"
+
+
 def _stack_ls(project: Project, args: argparse.Namespace) -> int:
     path = os.path.join(project.dir, ".outrun", "state.db")
     if not os.path.exists(path):
@@ -544,20 +543,18 @@ def _stack_ls(project: Project, args: argparse.Namespace) -> int:
         print(f"No stacks in {project.dir} yet; `outrun up` makes one.")
         return 0
     print(f"{'NAME':<20} {'RESOURCES':>9}  LAST RUN")
-    def at(t: float | None) -> str:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) \
-            if t else "an unknown time"
-
     for s in summaries:
+        ended, started = _local_time(s.last_time), \
+            _local_time(s.last_started)
         if not s.last_run:
             last = "never"
         elif s.last_result:
-            last = f"{s.last_run} {s.last_result} at {at(s.last_time)}"
+            last = f"{s.last_run} {s.last_result} at {ended}"
         elif s.running:
-            last = f"{s.last_run} running since {at(s.last_started)}"
+            last = f"{s.last_run} running since {started}"
         else:
-            last = (f"{s.last_run} started at {at(s.last_started)} never "
-                    "ended (its process died)")
+            last = (f"{s.last_run} started at {started} never ended (its "
+                    "process died)")
         print(f"{s.name:<20} {s.resources:>9}  {last}")
     return 0
 

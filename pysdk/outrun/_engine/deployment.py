@@ -584,7 +584,7 @@ class Deployment:
                 where = f"its input '{failed_key}'" if failed_key \
                     else "one of its dependencies"
                 self._skip(step, f"{where} failed: "
-                                 f"{type(failed).__name__}: {failed}")
+                                 f"{describe_error(failed)}")
             return
         step.inputs = inputs
         if secret:
@@ -773,12 +773,12 @@ class Deployment:
         return _catching(self._delete_old, step, outcome, call)
 
     def _delete_old(self, step: Step, outcome: _Outcome, call: Any) -> None:
-        """The delete of a delete-before-replace."""
+        """The delete of a delete-before-replace (outcome: _catching's
+        signature)."""
         old = step.old
-        if not step.old_deleted:
-            if not old.retain_on_delete:
-                call.delete(old.id, old.outputs)
-            step.old_deleted = True
+        if not old.retain_on_delete:
+            call.delete(old.id, old.outputs)
+        step.old_deleted = True
 
     def _operate_safe(self, step: Step, outcome: _Outcome,
                       call: Any) -> _Outcome:
@@ -845,7 +845,9 @@ class Deployment:
         news = outcome.news or _EMPTY
         old = step.old
         if op == plan.CREATE or op == plan.REPLACE:
-            if op == plan.REPLACE and outcome.dbr and old is not None:
+            if op == plan.REPLACE and outcome.dbr and old is not None \
+                    and not step.old_deleted:
+                # Inline: no state between the delete and the create.
                 self._delete_old(step, outcome, call)
             outcome.id, outcome.outs = _create_call(call, step.provider, news)
         elif op == plan.UPDATE:
@@ -1046,25 +1048,10 @@ class Deployment:
 
     def _fail(self, step: Step, exc: BaseException,
               keep_intent: bool = False) -> None:
-        old = step.old
-        if keep_intent:
-            pass
-        elif step.old_deleted and self.writer is not None:
-            # A delete-before-replace whose create failed: the old one is
-            # gone and there is no new one.
-            self.writer.remove(step.urn)
-        elif old is not None and self.writer is not None \
-                and step.op in (plan.UPDATE, plan.REPLACE):
-            # The resource stays as it was; a replacement's old half goes
-            # back to its place.
-            self.writer.put(old)
-            if step.op == plan.REPLACE:
-                self.writer.remove(old.urn + "#delete")
-        elif old is None and self.writer is not None and step.op in (
-                plan.CREATE, plan.IMPORT) and step.mode != "inline":
-            self.writer.remove(step.urn)
+        if self.writer is not None and not keep_intent:
+            self._undo_record(step)
         step.ok = False
-        step.error = f"{type(exc).__name__}: {exc}" \
+        step.error = describe_error(exc) \
             if not isinstance(exc, (plan.ProtectedError, ValueError)) \
             else str(exc)
         self.failures.append((step.urn, step.error))
@@ -1072,6 +1059,24 @@ class Deployment:
         self._count("failed")
         step.settle(2)
         self._done(step)
+
+    def _undo_record(self, step: Step) -> None:
+        """The state of a failed step's resource: as it was before the
+        step, or gone when the step had already deleted it."""
+        old = step.old
+        if step.old_deleted:
+            # A delete-before-replace whose create failed: the old one is
+            # gone and there is no new one.
+            self.writer.remove(step.urn)
+        elif old is not None and step.op in (plan.UPDATE, plan.REPLACE):
+            # The resource stays as it was; a replacement's old half goes
+            # back to its place.
+            self.writer.put(old)
+            if step.op == plan.REPLACE:
+                self.writer.remove(old.urn + "#delete")
+        elif old is None and step.op in (plan.CREATE, plan.IMPORT) \
+                and step.mode != "inline":
+            self.writer.remove(step.urn)
 
     def _skip(self, step: Step, reason: str) -> None:
         step.error = reason
@@ -1301,7 +1306,7 @@ class Deployment:
             return True
         except Exception as exc:  # noqa: BLE001
             step.ok = False
-            step.error = f"{type(exc).__name__}: {exc}"
+            step.error = describe_error(exc)
             step.elapsed = time.monotonic() - step.started
             self.failures.append((st.urn, step.error))
             self.display.step_finished(step)
@@ -1425,6 +1430,14 @@ def _create_call(call: Any, provider: Any,
             f"{type(provider).__name__}.create() must return "
             "CreateResult(id, outs) with a non-empty id")
     return str(r.id), r.outs
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception in one line, as failures and skips show it: its type
+    and its message (the type alone when the message is empty)."""
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
 
 
 def _catching(phase: Any, step: Step, outcome: _Outcome,
