@@ -19,6 +19,22 @@ SOURCE_DIR = Path(os.environ.get("OUTRUN_SOURCE_DIR",
                                  Path(__file__).resolve().parents[2]))
 BUILD_DIR = Path(os.environ.get("OUTRUN_BUILD_DIR", SOURCE_DIR / "build"))
 OUTRUN = os.environ.get("OUTRUN", str(BUILD_DIR / "outrun"))
+
+
+def _sanitized() -> bool:
+    """Whether the build under test has sanitizers (b_sanitize), which
+    make the host several times slower."""
+    try:
+        with open(BUILD_DIR / "meson-info" / "intro-buildoptions.json") as f:
+            options = json.load(f)
+    except (OSError, ValueError):
+        return False
+    value = next((o["value"] for o in options
+                  if o["name"] == "b_sanitize"), "none")
+    return value not in ("none", [], ["none"])
+
+
+SANITIZED = _sanitized()
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
 # How long a scenario may take before it counts as a hang.  Generous: the
