@@ -752,6 +752,19 @@ hooks_teardown(void)
     pthread_mutex_destroy(&hook_log.lock);
 }
 
+/* Waits until the pool's threads have exited, so that everything they did,
+ * hooks included, is visible to the test.  A job is posted to its channel
+ * inside its GIL batch: the worker calls gil_leave only after posting the
+ * batch's last job, so draining the channel alone says nothing about
+ * gil_leave.  Joining does.  fixture_teardown's own stop and join are then
+ * no-ops. */
+static void
+quiesce(void)
+{
+    rt_pool_stop(pool);
+    rt_pool_join(pool);
+}
+
 /* Work that records whether the GIL hooks had it "held" when it ran. */
 static void
 gil_logging_work(struct rt_job *job)
@@ -787,6 +800,7 @@ START_TEST(pool_gil_jobs_run_in_batches)
     }
     gate_open(&gate);
     complete_n(ch, N + 1);
+    quiesce();
 
     ck_assert(!blocker.ran_with_gil);
     for (i = 0; i < N; i++) {
@@ -825,6 +839,7 @@ START_TEST(pool_gil_batch_limit)
     }
     gate_open(&gate);
     complete_n(ch, N + 1);
+    quiesce();
     for (i = 0; i < N; i++)
         ck_assert(jobs[i].ran_with_gil);
     pthread_mutex_lock(&hook_log.lock);
