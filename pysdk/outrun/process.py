@@ -6,6 +6,7 @@ without the GIL; the result comes back as an Output.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,26 @@ TAIL_LINES = 20
 # The Output run() returns -> the Output of the native job behind it.
 _jobs: weakref.WeakKeyDictionary[Output[Any], Output[Any]] = (
     weakref.WeakKeyDictionary())
+
+
+def _leave_loop(exc: BaseException) -> None:
+    """Ctrl-C or sys.exit() inside on_output ends the run as it would from
+    any callback on the loop.  The native code that calls on_output reports
+    what it raises as unraisable and carries on, which would swallow them:
+    a Ctrl-C that arrived while on_output ran was lost, and the run went on
+    waiting for its work.  So the exception is raised again from a loop
+    callback of its own, which asyncio (and uvloop) let leave the loop."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        # No loop runs (the pool's last lines, drained at exit): nothing
+        # is left for it to stop.
+        raise exc from None
+    loop.call_soon(_raise, exc)
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
 
 
 @dataclass(frozen=True)
@@ -117,7 +138,11 @@ def run(args: Sequence[StrOrBytesPath] | str, *, shell: bool = False,
     line_cb = None
     if on_output is not None:
         def line_cb(stream: str, line: bytes) -> None:
-            on_output(stream, line.decode(errors="replace") if text else line)
+            try:
+                on_output(stream,
+                          line.decode(errors="replace") if text else line)
+            except (KeyboardInterrupt, SystemExit) as exc:
+                _leave_loop(exc)
 
     raw = _outrun.spawn(argv, env=env, cwd=cwd, input=data, timeout=timeout,
                         on_output=line_cb)

@@ -41,6 +41,34 @@ def test_ctrl_c_with_work_in_flight_exits_and_kills_the_process(
     assert _gone(pid), f"the child {pid} outlived the run"
 
 
+def test_ctrl_c_inside_on_output_ends_the_run(start, program, tmp_path):
+    # The Ctrl-C lands in the program's on_output, which native code calls:
+    # it must leave the loop as from any callback, not be reported as
+    # "Exception ignored" while the run waits for the process for ever.
+    pidfile = tmp_path / "pid"
+    run = start([OUTRUN, "run", program("sigint_on_output.py"), "interrupt",
+                 pidfile])
+    run.expect("READY")
+    pid = int(pidfile.read_text())
+    run.interrupt()
+    code, _, stderr = run.finish(timeout=PROMPT)
+
+    assert code == 130, stderr
+    assert "Exception ignored" not in stderr, stderr
+    assert _gone(pid), f"the child {pid} outlived the run"
+
+
+def test_sys_exit_inside_on_output_ends_the_run(start, program, tmp_path):
+    pidfile = tmp_path / "pid"
+    run = start([OUTRUN, "run", program("sigint_on_output.py"), "exit",
+                 pidfile])
+    code, _, stderr = run.finish(timeout=PROMPT)
+
+    assert code == 3, stderr
+    assert "Exception ignored" not in stderr, stderr
+    assert _gone(int(pidfile.read_text()))
+
+
 def test_exit_with_work_in_flight_never_hangs(start, program, tmp_path):
     # sys.exit(0) at the end of the top level: the sleeping callable is
     # abandoned after the grace period, the sleeping process is killed, and
