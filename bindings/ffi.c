@@ -354,28 +354,24 @@ ffi_finish(bnd_job *base)
     if (base->job.status == -ECANCELED) {
         PyObject *exc = PyObject_CallNoArgs(st->cancelled_error);
 
-        if (exc != NULL) {
-            bnd_job_reject(base, exc);
-            Py_DECREF(exc);
+        if (exc == NULL) {
+            bnd_job_fail(base);
+            return;
         }
+        bnd_job_reject(base, exc);
+        Py_DECREF(exc);
         return;
     }
-    v = convert_result(job->f, &job->result, job->err);
-    if (v != NULL) {
-        bnd_job_resolve(base, v);
+    v = bnd_testing_fail_result()
+            ? NULL
+            : convert_result(job->f, &job->result, job->err);
+    if (v == NULL) {
+        /* The failure convention's OSError, or a failure to build the
+         * value: the Output takes it either way. */
+        bnd_job_fail(base);
         return;
     }
-    {
-        PyObject *type, *value, *tb;
-
-        PyErr_Fetch(&type, &value, &tb);
-        PyErr_NormalizeException(&type, &value, &tb);
-        if (value != NULL)
-            bnd_job_reject(base, value);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
-    }
+    bnd_job_resolve(base, v);
 }
 
 /* Buffers and strings are released here, on the loop thread. */
@@ -686,9 +682,10 @@ static PyMethodDef ffi_functions[] = {
 int
 bnd_ffi_init(PyObject *module, bnd_state *st)
 {
-    PyObject *type = PyType_FromModuleAndSpec(module, &FfiFunction_spec,
-                                              NULL);
+    PyObject *type;
 
+    assert(PyGILState_Check());
+    type = PyType_FromModuleAndSpec(module, &FfiFunction_spec, NULL);
     if (type == NULL)
         return -1;
     if (PyModule_AddObjectRef(module, "FfiFunction", type) < 0) {

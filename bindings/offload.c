@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,8 +38,40 @@
 #define BND_DEFAULT_THREADS 64
 
 /* Each pool thread keeps its own thread state for its whole life, created
- * at its first Python job (about 80 ns per acquisition instead of 400). */
+ * at its first Python job (about 80 ns per acquisition instead of 400).
+ * NULL while a batch runs means the thread could not make one: the batch
+ * runs without the GIL and each of its Python jobs fails (py_job_work). */
 static __thread PyThreadState *pool_tstate;
+
+/* Fault injection for tests (_outrun._testing_fail): how many of the next
+ * thread states / job results to fail to make, as if out of memory.
+ * Process-wide rather than module state: the pool threads read the first
+ * without the GIL, and nothing but a test ever sets them. */
+static _Atomic int testing_fail_tstates, testing_fail_results;
+
+static int
+testing_take(_Atomic int *counter)
+{
+    int n = *counter;
+
+    while (n > 0) {
+        if (atomic_compare_exchange_weak(counter, &n, n - 1))
+            return 1;
+    }
+    return 0;
+}
+
+int
+bnd_testing_fail_result(void)
+{
+    assert(PyGILState_Check());
+    if (!testing_take(&testing_fail_results))
+        return 0;
+    PyErr_SetString(PyExc_MemoryError,
+                    "(injected by _outrun._testing_fail) cannot build the "
+                    "job's result");
+    return 1;
+}
 
 /* ------------------------------------------------------------------ */
 /* Pool hooks: the GIL on pool threads                                 */
@@ -51,8 +84,13 @@ hook_gil_enter(void *ctx)
 
     if (pool_tstate == NULL) {
         /* The first Python job of this thread: a thread state of our own
-         * (PyThreadState_New needs no GIL; it is attached below). */
-        pool_tstate = PyThreadState_New(st->interp);
+         * (PyThreadState_New needs no GIL; it is attached below).  It
+         * fails only when memory runs out: then this batch runs without
+         * the GIL, its jobs fail, and the next batch tries again. */
+        if (!testing_take(&testing_fail_tstates))
+            pool_tstate = PyThreadState_New(st->interp);
+        if (pool_tstate == NULL)
+            return;
     }
     PyEval_RestoreThread(pool_tstate);
 }
@@ -60,7 +98,8 @@ hook_gil_enter(void *ctx)
 static void
 hook_gil_leave(void *ctx)
 {
-    PyEval_SaveThread();
+    if (pool_tstate != NULL)
+        PyEval_SaveThread();
 }
 
 static void
@@ -164,6 +203,7 @@ bnd_sched_channel(SchedulerObject *s)
     PyObject *loop, *fd = NULL, *cb = NULL, *r = NULL, *ref = NULL;
     int rc;
 
+    assert(PyGILState_Check());
     if (s->channel != NULL)
         return 0;
     loop = bnd_sched_loop(s);
@@ -171,6 +211,7 @@ bnd_sched_channel(SchedulerObject *s)
         return -1;
     rc = rt_channel_new(&s->channel);
     if (rc < 0) {
+        Py_DECREF(loop);
         error_from_errno(rc, "cannot make the completion channel");
         return -1;
     }
@@ -189,12 +230,14 @@ bnd_sched_channel(SchedulerObject *s)
     Py_DECREF(r);
     Py_DECREF(cb);
     Py_DECREF(fd);
+    Py_DECREF(loop);
     return 0;
 error:
     Py_XDECREF(ref);
     Py_XDECREF(r);
     Py_XDECREF(cb);
     Py_XDECREF(fd);
+    Py_DECREF(loop);
     rt_channel_free(s->channel);
     s->channel = NULL;
     return -1;
@@ -215,13 +258,20 @@ job_ref_destroy(PyObject *capsule)
     free(PyCapsule_GetPointer(capsule, "outrun.job_ref"));
 }
 
-/* The job's done: settle, release, free.  Loop thread, GIL held. */
+/* The job's done: settle, release, free.  Loop thread, GIL held.
+ *
+ * The job completes exactly once whatever its finish() does: when finish
+ * fails (it could not build the result or the exception, or the future
+ * refused it) or returns with the Output still pending, the Output and
+ * the future are rejected here with the error, so that nothing waits for
+ * them forever. */
 static void
 job_done(struct rt_job *rj)
 {
     bnd_job *job = rt_container_of(rj, bnd_job, job);
     bnd_exc_state saved = bnd_exc_save();
 
+    assert(PyGILState_Check());
     if (job->ref != NULL) {
         /* The cancel callback may outlive the job, and the job the
          * callback: the capsule that owns ref lives until both let go. */
@@ -230,8 +280,12 @@ job_done(struct rt_job *rj)
         Py_CLEAR(job->ref_owner);
     }
     job->finish(job);
+    if (!PyErr_Occurred() && job->out != NULL &&
+        job->out->state == OUT_PENDING)
+        PyErr_SetString(PyExc_SystemError,
+                        "a finished job left its Output pending");
     if (PyErr_Occurred())
-        PyErr_WriteUnraisable(NULL);
+        bnd_job_fail(job);
     bnd_exc_restore(saved);
     job->sched->jobs_in_flight--;
     if (job->free_payload != NULL)
@@ -245,9 +299,11 @@ job_done(struct rt_job *rj)
 int
 bnd_job_submit(bnd_state *st, SchedulerObject *s, bnd_job *job)
 {
-    struct rt_pool *pool = bnd_pool(st);
+    struct rt_pool *pool;
     int r;
 
+    assert(PyGILState_Check());
+    pool = bnd_pool(st);
     if (pool == NULL || bnd_sched_channel(s) < 0)
         return -1;
     job->sched = (SchedulerObject *)Py_NewRef((PyObject *)s);
@@ -278,8 +334,10 @@ bnd_job_submit(bnd_state *st, SchedulerObject *s, bnd_job *job)
 OutputObject *
 bnd_job_submit_output(bnd_state *st, SchedulerObject *s, bnd_job *job)
 {
-    OutputObject *out = bnd_output_new_pending(st, s, OP_NONE);
+    OutputObject *out;
 
+    assert(PyGILState_Check());
+    out = bnd_output_new_pending(st, s, OP_NONE);
     if (out == NULL)
         return NULL;
     job->out = (OutputObject *)Py_NewRef((PyObject *)out);
@@ -311,53 +369,126 @@ static void
 forgive_closed_loop(bnd_job *job)
 {
     PyObject *loop, *closed;
+    bnd_exc_state exc;
+    int alive, is_closed;
 
     if (!PyErr_ExceptionMatches(PyExc_RuntimeError))
         return;
-    loop = PyWeakref_GetObject(job->sched->loop_ref); /* borrowed */
-    if (loop == NULL)
-        return;
-    if (loop == Py_None) {
-        PyErr_Clear();
+    exc = bnd_exc_save();
+    alive = bnd_weakref_get(job->sched->loop_ref, &loop);
+    if (alive == 0) {
+        is_closed = 1; /* the loop is gone */
+    } else if (alive < 0) {
+        is_closed = 0;
+    } else {
+        /* With the future's error put aside: Python called with an
+         * exception set fails with SystemError. */
+        closed = PyObject_CallMethod(loop, "is_closed", NULL);
+        Py_DECREF(loop);
+        is_closed = closed != NULL && PyObject_IsTrue(closed) == 1;
+        Py_XDECREF(closed);
+    }
+    PyErr_Clear(); /* is_closed's own failure: the future's error stands */
+    if (!is_closed) {
+        bnd_exc_restore(exc);
         return;
     }
-    closed = PyObject_CallMethod(loop, "is_closed", NULL);
-    if (closed != NULL && PyObject_IsTrue(closed) == 1)
-        PyErr_Clear();
-    Py_XDECREF(closed);
+    bnd_exc_discard(exc);
+}
+
+/* Completes job->future with method(arg) (set_result or set_exception)
+ * unless it is done (cancelled).  Returns 1 if it took arg, 0 if not (done
+ * already, or its loop has closed), -1 with an exception set. */
+static int
+settle_future(bnd_job *job, PyObject *method, PyObject *arg)
+{
+    PyObject *r;
+    int done;
+
+    if (job->future == NULL)
+        return 0;
+    done = future_done(job->sched->st, job->future);
+    if (done != 0)
+        return done < 0 ? -1 : 0;
+    r = PyObject_CallMethodOneArg(job->future, method, arg);
+    if (r != NULL) {
+        Py_DECREF(r);
+        return 1;
+    }
+    forgive_closed_loop(job);
+    return PyErr_Occurred() ? -1 : 0;
 }
 
 void
 bnd_job_resolve(bnd_job *job, PyObject *value)
 {
-    bnd_state *st = job->sched->st;
-
+    assert(PyGILState_Check());
     if (job->out != NULL && job->out->state == OUT_PENDING)
         bnd_output_resolve(job->out, Py_NewRef(value), 1, 0, NULL);
-    if (job->future != NULL && future_done(st, job->future) == 0) {
-        PyObject *r = PyObject_CallMethodOneArg(job->future,
-                                                st->str_set_result, value);
-        if (r == NULL)
-            forgive_closed_loop(job);
-        Py_XDECREF(r);
-    }
+    (void)settle_future(job, job->sched->st->str_set_result, value);
     Py_DECREF(value);
 }
 
 void
 bnd_job_reject(bnd_job *job, PyObject *exc)
 {
-    bnd_state *st = job->sched->st;
-
+    assert(PyGILState_Check());
     if (job->out != NULL && job->out->state == OUT_PENDING)
         bnd_output_reject(job->out, exc, 1);
-    if (job->future != NULL && future_done(st, job->future) == 0) {
-        PyObject *r = PyObject_CallMethodOneArg(job->future,
-                                                st->str_set_exception, exc);
-        if (r == NULL)
-            forgive_closed_loop(job);
-        Py_XDECREF(r);
+    (void)settle_future(job, job->sched->st->str_set_exception, exc);
+}
+
+/* Returns the exception that is set, normalized, its traceback attached,
+ * and clears it; MemoryError when none is set or it cannot be made (the
+ * class itself, as a last resort: an Output still settles with it). */
+static PyObject *
+take_exception(void)
+{
+    PyObject *type, *value, *tb;
+
+    if (!PyErr_Occurred())
+        PyErr_NoMemory();
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL && tb != NULL)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    if (value == NULL)
+        value = Py_NewRef(PyExc_MemoryError);
+    return value;
+}
+
+/* Reports exc (which nobody will see otherwise) as unraisable. */
+static void
+report_unraisable(PyObject *exc, PyObject *obj)
+{
+    if (PyExceptionInstance_Check(exc))
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    else
+        PyErr_SetNone(exc);
+    PyErr_WriteUnraisable(obj);
+}
+
+void
+bnd_job_fail(bnd_job *job)
+{
+    PyObject *exc = take_exception();
+    int taken = 0, r;
+
+    assert(PyGILState_Check());
+    if (job->out != NULL && job->out->state == OUT_PENDING) {
+        bnd_output_reject(job->out, exc, 1);
+        taken = 1;
     }
+    r = settle_future(job, job->sched->st->str_set_exception, exc);
+    if (r < 0)
+        PyErr_WriteUnraisable(job->future); /* the future refused it */
+    if (r > 0)
+        taken = 1;
+    if (!taken)
+        report_unraisable(exc, job->future);
+    Py_DECREF(exc);
 }
 
 static PyObject *
@@ -392,9 +523,11 @@ static PyMethodDef cancel_def = {
 int
 bnd_job_cancel_with(bnd_state *st, bnd_job *job, PyObject *fut)
 {
-    struct bnd_job_ref *ref = malloc(sizeof(*ref));
+    struct bnd_job_ref *ref;
     PyObject *capsule, *cb, *r;
 
+    assert(PyGILState_Check());
+    ref = malloc(sizeof(*ref));
     if (ref == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -431,14 +564,20 @@ typedef struct {
     PyObject *fn, *args, *kwargs, *context;
     PyObject *result; /* set on the pool thread, with the GIL */
     PyObject *exc;    /* likewise: the exception, traceback attached */
+    int no_tstate;    /* the pool thread had no thread state: not run */
 } py_job;
 
-/* Pool thread, GIL held (RT_JOB_NEEDS_GIL). */
+/* Pool thread, GIL held (RT_JOB_NEEDS_GIL), unless the thread could not
+ * make a thread state (hook_gil_enter): then no Python API at all. */
 static void
 py_job_work(struct rt_job *rj)
 {
     py_job *job = (py_job *)rt_container_of(rj, bnd_job, job);
 
+    if (pool_tstate == NULL) {
+        job->no_tstate = 1;
+        return;
+    }
     if (PyContext_Enter(job->context) < 0)
         goto fail;
     job->result = PyObject_Call(job->fn, job->args, job->kwargs);
@@ -470,16 +609,33 @@ py_job_finish(bnd_job *base)
     if (base->job.status == -ECANCELED) {
         PyObject *exc = PyObject_CallNoArgs(st->cancelled_error);
 
-        if (exc != NULL) {
-            bnd_job_reject(base, exc);
-            Py_DECREF(exc);
+        if (exc == NULL) {
+            bnd_job_fail(base);
+            return;
         }
+        bnd_job_reject(base, exc);
+        Py_DECREF(exc);
         return;
     }
-    if (job->exc != NULL)
+    if (job->exc != NULL) {
         bnd_job_reject(base, job->exc);
-    else
+        return;
+    }
+    if (job->result != NULL) {
         bnd_job_resolve(base, Py_NewRef(job->result));
+        return;
+    }
+    /* No outcome: the call never ran, or its exception was lost. */
+    if (job->no_tstate)
+        PyErr_SetString(PyExc_MemoryError,
+                        "offload: a worker thread could not make a Python "
+                        "thread state (out of memory); the call did not "
+                        "run");
+    else
+        PyErr_SetString(PyExc_SystemError,
+                        "offload: the call ended with neither a result nor "
+                        "an exception");
+    bnd_job_fail(base);
 }
 
 static void
@@ -623,8 +779,10 @@ module_to_thread(PyObject *module, PyObject *args, PyObject *kwargs)
         return NULL;
     s = bnd_sched_current(st);
     loop = s == NULL ? NULL : bnd_sched_loop(s);
-    if (loop != NULL)
+    if (loop != NULL) {
         fut = PyObject_CallMethodNoArgs(loop, st->str_create_future);
+        Py_DECREF(loop);
+    }
     if (fut != NULL && call_into_future(st, s, fut, fn, rest, kwargs) < 0)
         Py_CLEAR(fut);
     Py_DECREF(rest);
@@ -725,18 +883,19 @@ static void
 drain_all_channels(bnd_state *st)
 {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(st->job_scheds); i++) {
-        PyObject *s = PyWeakref_GetObject(PyList_GET_ITEM(st->job_scheds, i));
+        PyObject *s, *r;
+        int alive = bnd_weakref_get(PyList_GET_ITEM(st->job_scheds, i), &s);
 
-        if (s != NULL && s != Py_None) {
-            PyObject *r;
-
-            Py_INCREF(s);
-            r = Scheduler_drain_jobs(s, NULL);
-            Py_XDECREF(r);
-            if (r == NULL)
-                PyErr_WriteUnraisable(s);
-            Py_DECREF(s);
-        }
+        if (alive < 0)
+            PyErr_WriteUnraisable(NULL);
+        if (alive <= 0)
+            continue; /* gone: every job holds its scheduler, so none of
+                       * its jobs is in flight */
+        r = Scheduler_drain_jobs(s, NULL);
+        Py_XDECREF(r);
+        if (r == NULL)
+            PyErr_WriteUnraisable(s);
+        Py_DECREF(s);
     }
 }
 
@@ -793,6 +952,38 @@ module_shutdown(PyObject *module, PyObject *args)
     return PyLong_FromSsize_t((Py_ssize_t)stats.running);
 }
 
+PyDoc_STRVAR(testing_fail_doc,
+             "_testing_fail(what, n)\n--\n\n"
+             "For tests only: makes the next n of what fail as if memory ran "
+             "out.\nwhat is 'thread_state' (a pool thread's first Python "
+             "job cannot get a\nthread state) or 'result' (a finished "
+             "spawn() or foreign call cannot\nbuild its result).  Returns "
+             "None.");
+
+static PyObject *
+module_testing_fail(PyObject *module, PyObject *args)
+{
+    const char *what;
+    int n;
+
+    if (!PyArg_ParseTuple(args, "si:_testing_fail", &what, &n))
+        return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "n must be 0 or more");
+        return NULL;
+    }
+    if (strcmp(what, "thread_state") == 0)
+        testing_fail_tstates = n;
+    else if (strcmp(what, "result") == 0)
+        testing_fail_results = n;
+    else
+        return PyErr_Format(PyExc_ValueError,
+                            "_testing_fail: unknown fault %R; use "
+                            "'thread_state' or 'result'",
+                            PyTuple_GET_ITEM(args, 0));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef offload_functions[] = {
     {"offload", (PyCFunction)(void (*)(void))module_offload,
      METH_VARARGS | METH_KEYWORDS, offload_doc},
@@ -803,12 +994,14 @@ static PyMethodDef offload_functions[] = {
     {"configure_pool", module_configure_pool, METH_O, configure_pool_doc},
     {"pool_stats", module_pool_stats, METH_NOARGS, pool_stats_doc},
     {"shutdown", module_shutdown, METH_VARARGS, shutdown_doc},
+    {"_testing_fail", module_testing_fail, METH_VARARGS, testing_fail_doc},
     {NULL, NULL, 0, NULL},
 };
 
 int
 bnd_offload_init(PyObject *module, bnd_state *st)
 {
+    assert(PyGILState_Check());
     st->interp = PyInterpreterState_Get();
     st->job_scheds = PyList_New(0);
     if (st->job_scheds == NULL)

@@ -17,7 +17,10 @@ typedef struct bnd_job {
     struct bnd_job_ref *ref; /* what a cancel callback holds, or NULL */
     PyObject *ref_owner;     /* strong: the capsule that owns ref */
     /* Settles out/future: status and the payload decide how.  Runs on the
-     * loop thread with the GIL; then the job is freed by finish(). */
+     * loop thread with the GIL; then the job is freed.  On failure it
+     * returns with the exception set (or calls bnd_job_fail): the job's
+     * done rejects whatever is still unsettled with it, so every job
+     * completes exactly once. */
     void (*finish)(struct bnd_job *job);
     void (*free_payload)(struct bnd_job *job);
 } bnd_job;
@@ -53,6 +56,22 @@ void
 bnd_job_resolve(bnd_job *job, PyObject *value);
 void
 bnd_job_reject(bnd_job *job, PyObject *exc);
+
+/* Rejects whatever of job is still unsettled (its Output if pending, its
+ * future if not done) with the exception that is set, which it clears, or
+ * with MemoryError when none is set; an exception nobody takes, or a
+ * future that refuses it, is reported as unraisable.  For finish()'s
+ * failure paths: building the result or the exception failed.
+ * Thread: loop; GIL: held. */
+void
+bnd_job_fail(bnd_job *job);
+
+/* Fault injection for tests: 1 with MemoryError set when
+ * _outrun._testing_fail("result", n) asked this job's result to fail
+ * to build, else 0.
+ * Thread: loop; GIL: held. */
+int
+bnd_testing_fail_result(void);
 
 /* Arranges that cancelling fut cancels job if it has not started.
  * Returns 0 or -1.

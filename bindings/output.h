@@ -123,8 +123,8 @@ typedef struct SchedulerObject {
 
 #define Output_CheckExact(st, op) Py_IS_TYPE((op), (st)->OutputType)
 
-/* Returns the scheduler's loop (borrowed), or NULL with RuntimeError when
- * the loop is gone.
+/* Returns the scheduler's loop (a new reference: the scheduler holds it
+ * weakly), or NULL with RuntimeError when the loop is gone.
  * Thread: loop; GIL: held. */
 PyObject *
 bnd_sched_loop(SchedulerObject *s);

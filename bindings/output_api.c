@@ -379,13 +379,15 @@ make_future(OutputObject *self, int want)
 {
     bnd_state *st = bnd_get_state_by_type(Py_TYPE(self));
     SchedulerObject *s = bnd_sched_current(st);
-    PyObject *fut, *data, *cb;
+    PyObject *loop, *fut, *data, *cb;
 
     if (s == NULL)
         return NULL;
-    if (bnd_sched_loop(s) == NULL)
+    loop = bnd_sched_loop(s);
+    if (loop == NULL)
         return NULL;
-    fut = PyObject_CallMethodNoArgs(bnd_sched_loop(s), st->str_create_future);
+    fut = PyObject_CallMethodNoArgs(loop, st->str_create_future);
+    Py_DECREF(loop);
     if (fut == NULL)
         return NULL;
     if (self->state != OUT_PENDING) {
@@ -972,18 +974,19 @@ Output_finalize(OutputObject *self)
         !(self->flags & (OUT_F_OBSERVED | OUT_F_REPORTED)) &&
         (self->sched == NULL || !self->sched->collect_failures)) {
         bnd_state *st = bnd_get_state_by_type(Py_TYPE(self));
-        PyObject *ctx = NULL, *handler = NULL, *r = NULL;
-        PyObject *loop = self->sched != NULL
-                             ? PyWeakref_GetObject(self->sched->loop_ref)
-                             : NULL;
+        PyObject *ctx = NULL, *handler = NULL, *r = NULL, *loop = NULL;
 
+        /* A strong reference: the getattr and call_soon below run Python,
+         * which may drop the last other one. */
+        if (self->sched != NULL)
+            (void)bnd_weakref_get(self->sched->loop_ref, &loop);
         self->flags |= OUT_F_REPORTED;
         /* The report runs from the loop, not from here: a finalizer can
          * run inside any allocation, and the exception handler formats a
          * traceback, which in 3.11 parses source with ast; re-entering
          * the AST converter from a collection it triggered corrupts its
          * depth counter ("AST constructor recursion depth mismatch"). */
-        if (loop != NULL && loop != Py_None) {
+        if (loop != NULL) {
             ctx = Py_BuildValue("{sssO}", "message",
                                 "Output exception was never retrieved",
                                 "exception", self->value);
@@ -993,6 +996,7 @@ Output_finalize(OutputObject *self)
                 r = PyObject_CallMethodObjArgs(loop, st->str_call_soon,
                                                handler, ctx, NULL);
         }
+        Py_XDECREF(loop);
         Py_XDECREF(ctx);
         Py_XDECREF(handler);
         if (r == NULL) {

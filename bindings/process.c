@@ -94,6 +94,10 @@ done:
     return v;
 }
 
+/* Copies a mapping of names to values (str, bytes or PathLike) into a
+ * NULL-terminated array of "NAME=value" strings.  items() may be anything
+ * a mapping's items() can be (a dict subclass or a Mapping may override
+ * it): each item must be a (name, value) pair. */
 static char **
 envp_from(PyObject *env)
 {
@@ -105,10 +109,20 @@ envp_from(PyObject *env)
     lines = PyList_New(0);
     if (lines == NULL)
         goto done;
+    /* items is a list of our own (PyMapping_Items copies what items()
+     * gives): nothing else can change it while the loop runs Python. */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *kv = PyList_GET_ITEM(items, i);
         PyObject *k = NULL, *val = NULL, *line;
 
+        if (!PyTuple_Check(kv) || PyTuple_GET_SIZE(kv) != 2) {
+            PyErr_Format(PyExc_TypeError,
+                         "env: items() must give (name, value) pairs, "
+                         "not %.100s%s",
+                         Py_TYPE(kv)->tp_name,
+                         PyTuple_Check(kv) ? " of another length" : "");
+            goto done;
+        }
         if (!PyUnicode_FSConverter(PyTuple_GET_ITEM(kv, 0), &k) ||
             !PyUnicode_FSConverter(PyTuple_GET_ITEM(kv, 1), &val)) {
             Py_XDECREF(k);
@@ -222,6 +236,9 @@ unlink_job(spawn_job *job)
     job->prev = job->next = NULL;
 }
 
+/* Settles the Output with the process's result, or rejects it with
+ * CancelledError or OSError; if building any of these fails, with that
+ * error (bnd_job_fail), so that the Output never stays pending. */
 static void
 spawn_finish(bnd_job *base)
 {
@@ -238,22 +255,32 @@ spawn_finish(bnd_job *base)
                                     strerror(-job->rc),
                                     PyUnicode_DecodeFSDefault(job->argv[0]));
     } else {
-        value = Py_BuildValue(
-            "{sisisy#sy#sdsOsOsi}", "returncode", job->res.exit_code,
-            "signal", job->res.signal, "stdout", job->res.out,
-            (Py_ssize_t)job->res.out_len, "stderr", job->res.err,
-            (Py_ssize_t)job->res.err_len, "duration", job->res.duration,
-            "timed_out", job->res.timed_out ? Py_True : Py_False,
-            "cancelled", job->res.cancelled ? Py_True : Py_False, "pid",
-            job->res.pid);
-        if (value != NULL)
-            bnd_job_resolve(base, value);
+        value = bnd_testing_fail_result()
+                    ? NULL
+                    : Py_BuildValue(
+                          "{sisisy#sy#sdsOsOsi}", "returncode",
+                          job->res.exit_code, "signal", job->res.signal,
+                          "stdout", job->res.out,
+                          (Py_ssize_t)job->res.out_len, "stderr",
+                          job->res.err, (Py_ssize_t)job->res.err_len,
+                          "duration", job->res.duration, "timed_out",
+                          job->res.timed_out ? Py_True : Py_False,
+                          "cancelled",
+                          job->res.cancelled ? Py_True : Py_False, "pid",
+                          job->res.pid);
+        if (value == NULL) {
+            bnd_job_fail(base);
+            return;
+        }
+        bnd_job_resolve(base, value);
         return;
     }
-    if (exc != NULL) {
-        bnd_job_reject(base, exc);
-        Py_DECREF(exc);
+    if (exc == NULL) {
+        bnd_job_fail(base);
+        return;
     }
+    bnd_job_reject(base, exc);
+    Py_DECREF(exc);
 }
 
 static void
@@ -443,6 +470,7 @@ bnd_process_kill_all(bnd_state *st)
 {
     long n = 0;
 
+    assert(PyGILState_Check());
     for (spawn_job *job = st->spawns; job != NULL; job = job->next) {
         cancel_spawn(job);
         n++;
@@ -468,5 +496,6 @@ static PyMethodDef process_functions[] = {
 int
 bnd_process_init(PyObject *module, bnd_state *st)
 {
+    assert(PyGILState_Check());
     return PyModule_AddFunctions(module, process_functions);
 }

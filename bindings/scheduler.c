@@ -41,15 +41,14 @@ ring_grow(SchedulerObject *s)
 PyObject *
 bnd_sched_loop(SchedulerObject *s)
 {
-    PyObject *loop = PyWeakref_GetObject(s->loop_ref); /* borrowed */
+    PyObject *loop;
+    int r;
 
-    if (loop == NULL)
-        return NULL;
-    if (loop == Py_None) {
+    assert(PyGILState_Check());
+    r = bnd_weakref_get(s->loop_ref, &loop);
+    if (r == 0)
         PyErr_SetString(PyExc_RuntimeError,
                         "the event loop this Output belongs to is gone");
-        return NULL;
-    }
     return loop;
 }
 
@@ -57,32 +56,43 @@ static int
 schedule_drain(SchedulerObject *s)
 {
     PyObject *loop, *handle, *closed;
-    int is_closed;
+    bnd_exc_state exc;
+    int r, is_closed;
 
     if (s->draining)
         return 0;
-    loop = PyWeakref_GetObject(s->loop_ref); /* borrowed */
-    if (loop == NULL)
-        return -1;
-    if (loop == Py_None)
-        return 0; /* the loop is gone: nothing will ever run these */
+    /* Strong: call_soon runs Python, which may drop the last other
+     * reference to the loop before is_closed() below. */
+    r = bnd_weakref_get(s->loop_ref, &loop);
+    if (r <= 0)
+        return r; /* 0: the loop is gone: nothing will ever run these */
     handle = PyObject_CallMethodOneArg(loop, s->st->str_call_soon, s->drain);
     if (handle != NULL) {
         Py_DECREF(handle);
+        Py_DECREF(loop);
         s->draining = 1;
         return 0;
     }
     /* A closed loop runs nothing more either: the continuations of work
      * that finished after the run ended (the pool's last completions at
      * shutdown) are dropped with the scheduler, not reported. */
-    if (!PyErr_ExceptionMatches(PyExc_RuntimeError))
+    if (!PyErr_ExceptionMatches(PyExc_RuntimeError)) {
+        Py_DECREF(loop);
         return -1;
+    }
+    /* is_closed() runs with call_soon's error put aside: Python called
+     * with an exception set fails with SystemError. */
+    exc = bnd_exc_save();
     closed = PyObject_CallMethod(loop, "is_closed", NULL);
+    Py_DECREF(loop);
     is_closed = closed != NULL && PyObject_IsTrue(closed) == 1;
     Py_XDECREF(closed);
-    if (!is_closed)
+    PyErr_Clear(); /* is_closed's own failure: call_soon's error stands */
+    if (!is_closed) {
+        bnd_exc_restore(exc);
         return -1;
-    PyErr_Clear();
+    }
+    bnd_exc_discard(exc);
     return 0;
 }
 
@@ -176,6 +186,7 @@ notify_idle(SchedulerObject *s)
 void
 bnd_sched_link(SchedulerObject *s, OutputObject *o)
 {
+    assert(PyGILState_Check());
     assert(!(o->flags & OUT_F_LINKED));
     o->pend_prev = NULL;
     o->pend_next = s->pending_first;
@@ -191,6 +202,7 @@ bnd_sched_unlink(OutputObject *o)
 {
     SchedulerObject *s = o->sched;
 
+    assert(PyGILState_Check());
     if (!(o->flags & OUT_F_LINKED))
         return;
     o->flags &= ~OUT_F_LINKED;
@@ -223,6 +235,7 @@ bnd_sched_note_site(SchedulerObject *s, OutputObject *o)
     PyFrameObject *frame;
     PyObject *key = NULL, *site = NULL;
 
+    assert(PyGILState_Check());
     if (!s->record_sites)
         return;
     if (s->sites == NULL) {
@@ -261,6 +274,7 @@ error:
 int
 bnd_sched_record_failure(SchedulerObject *s, PyObject *exc)
 {
+    assert(PyGILState_Check());
     if (!s->collect_failures)
         return 0;
     if (s->failures == NULL) {
@@ -278,6 +292,7 @@ bnd_sched_record_failure(SchedulerObject *s, PyObject *exc)
 void
 bnd_sched_forget_failure(SchedulerObject *s, PyObject *exc)
 {
+    assert(PyGILState_Check());
     if (s == NULL || s->failures == NULL)
         return;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(s->failures); i++) {
@@ -322,13 +337,29 @@ sched_new(bnd_state *st, PyObject *loop, unsigned long tid)
     return s;
 }
 
+/* Predicate: is the scheduler s (alive) the one of loop?  Compares
+ * identities only, so the referent's reference is dropped at once. */
+static int
+sched_has_loop(SchedulerObject *s, PyObject *loop)
+{
+    PyObject *cur;
+
+    if (bnd_weakref_get(s->loop_ref, &cur) <= 0) {
+        PyErr_Clear(); /* loop_ref is always a weak reference */
+        return 0;
+    }
+    Py_DECREF(cur);
+    return cur == loop;
+}
+
 SchedulerObject *
 bnd_sched_current(bnd_state *st)
 {
     unsigned long tid = PyThread_get_thread_ident();
     SchedulerObject *s = st->last_sched;
-    PyObject *loop, *key;
+    PyObject *loop, *key, *found = NULL;
 
+    assert(PyGILState_Check());
     loop = PyObject_CallNoArgs(st->get_running_loop);
     if (loop == NULL)
         return NULL;
@@ -340,8 +371,7 @@ bnd_sched_current(bnd_state *st)
                         "`outrun.run(main)` or an async function");
         return NULL;
     }
-    if (s != NULL && PyWeakref_GetObject(s->loop_ref) == loop &&
-        s->thread_id == tid) {
+    if (s != NULL && s->thread_id == tid && sched_has_loop(s, loop)) {
         Py_DECREF(loop);
         return s;
     }
@@ -351,18 +381,16 @@ bnd_sched_current(bnd_state *st)
     key = PyLong_FromUnsignedLong(tid);
     if (key == NULL)
         goto error;
-    s = NULL;
     {
         PyObject *ref = PyDict_GetItemWithError(st->schedulers, key);
 
         if (ref == NULL && PyErr_Occurred())
             goto error;
-        if (ref != NULL)
-            s = (SchedulerObject *)PyWeakref_GetObject(ref); /* borrowed */
-        if ((PyObject *)s == Py_None)
-            s = NULL;
+        if (ref != NULL && bnd_weakref_get(ref, &found) < 0)
+            goto error;
+        s = (SchedulerObject *)found;
     }
-    if (s == NULL || PyWeakref_GetObject(s->loop_ref) != loop) {
+    if (s == NULL || !sched_has_loop(s, loop)) {
         PyObject *ref;
 
         s = sched_new(st, loop, tid);
@@ -380,10 +408,12 @@ bnd_sched_current(bnd_state *st)
         Py_XSETREF(st->keep_sched, (PyObject *)s);
     }
     st->last_sched = s;
+    Py_XDECREF(found); /* s lives on: its Outputs or keep_sched hold it */
     Py_DECREF(key);
     Py_DECREF(loop);
     return s;
 error:
+    Py_XDECREF(found);
     Py_XDECREF(key);
     Py_DECREF(loop);
     return NULL;
@@ -406,6 +436,7 @@ Scheduler_wait_idle(SchedulerObject *s, PyObject *unused)
     if (loop == NULL)
         return NULL;
     fut = PyObject_CallMethodNoArgs(loop, s->st->str_create_future);
+    Py_DECREF(loop);
     if (fut == NULL)
         return NULL;
     if (s->npending == 0) {
@@ -474,7 +505,7 @@ Scheduler_get_settled_count(SchedulerObject *s, void *closure)
 static PyObject *
 Scheduler_get_loop(SchedulerObject *s, void *closure)
 {
-    return Py_XNewRef(bnd_sched_loop(s));
+    return bnd_sched_loop(s);
 }
 
 static PyObject *
@@ -628,6 +659,7 @@ static PyType_Spec Scheduler_spec = {
 int
 bnd_scheduler_init(PyObject *module, bnd_state *st)
 {
+    assert(PyGILState_Check());
     st->SchedulerType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &Scheduler_spec, NULL);
     if (st->SchedulerType == NULL)

@@ -49,6 +49,7 @@ walk(bnd_state *st, PyObject *v, int depth)
 int
 bnd_contains_unknowns(bnd_state *st, PyObject *v)
 {
+    assert(PyGILState_Check());
     return walk(st, v, 0);
 }
 
@@ -115,6 +116,7 @@ static PyMethodDef unknown_functions[] = {
 int
 bnd_unknown_init(PyObject *module, bnd_state *st)
 {
+    assert(PyGILState_Check());
     st->UnknownType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &Unknown_spec, NULL);
     if (st->UnknownType == NULL)

@@ -572,9 +572,11 @@ bnd_watchdog_init(PyObject *module, bnd_state *st)
 {
     /* Nothing in C looks the type up, so the module's dict holds it and
      * the state need not. */
-    PyObject *type = PyType_FromModuleAndSpec(module, &Watchdog_spec, NULL);
+    PyObject *type;
     int r;
 
+    assert(PyGILState_Check());
+    type = PyType_FromModuleAndSpec(module, &Watchdog_spec, NULL);
     if (type == NULL)
         return -1;
     r = PyModule_AddObjectRef(module, "Watchdog", type);
