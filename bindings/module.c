@@ -82,6 +82,7 @@ module_exec(PyObject *module)
         intern(&st->str_result, "result") < 0 ||
         intern(&st->str_done, "done") < 0 ||
         intern(&st->str_format, "format") < 0 ||
+        intern(&st->str_format_string, "format_string") < 0 ||
         intern(&st->str_loop, "loop") < 0 ||
         intern(&st->str_call_exception_handler,
                "call_exception_handler") < 0 ||
@@ -132,6 +133,7 @@ module_exec(PyObject *module)
     X(str_result)                                                           \
     X(str_done)                                                             \
     X(str_format)                                                           \
+    X(str_format_string)                                                    \
     X(str_loop)                                                             \
     X(str_call_exception_handler)                                           \
     X(empty_str)                                                            \

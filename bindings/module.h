@@ -54,6 +54,7 @@ typedef struct {
     PyObject *str_result;
     PyObject *str_done;
     PyObject *str_format;
+    PyObject *str_format_string;
     PyObject *str_loop;
     PyObject *str_call_exception_handler;
     PyObject *empty_str;

@@ -375,6 +375,12 @@ is_awaitable(bnd_state *st, PyObject *x)
     return 0;
 }
 
+/* What convert does with a dict, list or tuple that holds no Output and
+ * no awaitable.  from_input copies it, so that changing the container
+ * afterwards does not change the Output; what a function given to apply
+ * returns is the function's own and is kept as it is. */
+enum { CONVERT_KEEP = 0, CONVERT_COPY = 1 };
+
 static void take_result(bnd_state *st, OutputObject *d, PyObject *r,
                         PyObject *base_deps, int base_secret, int deep);
 
@@ -422,13 +428,10 @@ await_done(PyObject *self, PyObject *fut)
     base_deps = d->deps;
     d->deps = NULL;
     base_secret = d->secret;
-    if (d->flags & OUT_F_DEEP)
-        /* from_input: what an awaited input gives goes through
-         * from_input too. */
-        take_result(st, d, r, base_deps, base_secret, 1);
-    else
-        /* apply: an awaited result is the value as it is. */
-        bnd_output_resolve(d, r, 1, base_secret, Py_XNewRef(base_deps));
+    /* What an awaited input gives goes through from_input (a copy);
+     * what an awaited apply gives is converted as apply's results are. */
+    take_result(st, d, r, base_deps, base_secret,
+                (d->flags & OUT_F_DEEP) ? CONVERT_COPY : CONVERT_KEEP);
     Py_XDECREF(base_deps);
     if (PyErr_Occurred())
         return NULL; /* sys.exit() or Ctrl-C: leave the loop */
@@ -479,7 +482,7 @@ static OutputObject *make_all_node(bnd_state *st, PyObject *template,
                                    PyObject *positions, PyObject *inputs,
                                    int agg, PyObject *extra);
 
-static int convert(bnd_state *st, PyObject *x, PyObject **out);
+static int convert(bnd_state *st, PyObject *x, int copy, PyObject **out);
 
 /* c, converted from x inside a container, is an Output the program never
  * sees (unless x was that Output): its rejection reaches the program
@@ -508,28 +511,40 @@ collect_one(PyObject **positions, PyObject **inputs, PyObject *position,
     return PyList_Append(*inputs, c);
 }
 
-/* Converts the values of a dict, or the items of a list or tuple, and
- * collects the ones that are or hold an Output or awaitable: their
- * positions (keys, or indexes) and their Outputs, in two lists.  Both stay
- * NULL when there is none.  Returns 0 or -1. */
+/* Converts the values of a dict, or the items of a list or tuple, into
+ * *template: a new dict with the same keys, or a new list.  An item that
+ * is or holds an Output or awaitable is stored as its Output, and its
+ * position (key, or index) and Output are also appended to *positions and
+ * *inputs, which stay NULL when there is none.  *changed is set when any
+ * stored item is not x's own.  Returns 0 or -1. */
 static int
-collect(bnd_state *st, PyObject *x, PyObject **positions, PyObject **inputs)
+collect(bnd_state *st, PyObject *x, int copy, PyObject **template,
+        PyObject **positions, PyObject **inputs, int *changed)
 {
     PyObject *c = NULL, *position = NULL;
-    int r = -1;
+    int r = 0;
 
     *positions = *inputs = NULL;
+    *changed = 0;
     if (PyDict_Check(x)) {
         PyObject *key, *value;
         Py_ssize_t pos = 0;
 
+        *template = PyDict_New();
+        if (*template == NULL)
+            return -1;
         while (PyDict_Next(x, &pos, &key, &value)) {
             Py_INCREF(key);
             Py_INCREF(value);
-            r = convert(st, value, &c);
-            if (r == 0 && c != NULL) {
-                mark_internal(c, value);
-                r = collect_one(positions, inputs, key, c);
+            r = convert(st, value, copy, &c);
+            if (r == 0) {
+                *changed |= c != value;
+                if (Py_TYPE(c) == st->OutputType) {
+                    mark_internal(c, value);
+                    r = collect_one(positions, inputs, key, c);
+                }
+                if (r == 0)
+                    r = PyDict_SetItem(*template, key, c);
             }
             Py_CLEAR(c);
             Py_DECREF(value);
@@ -539,17 +554,27 @@ collect(bnd_state *st, PyObject *x, PyObject **positions, PyObject **inputs)
         }
         return 0;
     }
+    *template = PyList_New(0);
+    if (*template == NULL)
+        return -1;
+    /* The size is read again each time: converting an item can run code
+     * (a task factory) that changes a list. */
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(x); i++) {
         PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(x, i));
 
-        r = convert(st, item, &c);
-        if (r == 0 && c != NULL) {
-            mark_internal(c, item);
-            position = PyLong_FromSsize_t(i);
-            r = position == NULL
-                    ? -1
-                    : collect_one(positions, inputs, position, c);
-            Py_CLEAR(position);
+        r = convert(st, item, copy, &c);
+        if (r == 0) {
+            *changed |= c != item;
+            if (Py_TYPE(c) == st->OutputType) {
+                mark_internal(c, item);
+                position = PyLong_FromSsize_t(PyList_GET_SIZE(*template));
+                r = position == NULL
+                        ? -1
+                        : collect_one(positions, inputs, position, c);
+                Py_CLEAR(position);
+            }
+            if (r == 0)
+                r = PyList_Append(*template, c);
         }
         Py_CLEAR(c);
         Py_DECREF(item);
@@ -558,70 +583,159 @@ collect(bnd_state *st, PyObject *x, PyObject **positions, PyObject **inputs)
     }
     return 0;
 error:
+    Py_CLEAR(*template);
     Py_CLEAR(*positions);
     Py_CLEAR(*inputs);
     return -1;
 }
 
-/* Converts a non-empty dict, list or tuple.  *out is NULL when nothing in
- * it is or holds an Output or awaitable (x stands for itself). */
+/* Predicate: does the dict x have a key that from_input waits for (an
+ * Output or an awaitable)?  1, 0 or -1. */
 static int
-convert_container(bnd_state *st, PyObject *x, PyObject **out)
+has_input_key(bnd_state *st, PyObject *x)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+
+    while (PyDict_Next(x, &pos, &key, &value)) {
+        PyTypeObject *t = Py_TYPE(key);
+        int r;
+
+        if (t == st->OutputType)
+            return 1;
+        if (t == &PyUnicode_Type || t == &PyLong_Type)
+            continue;
+        r = is_awaitable(st, key);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Returns a new list of [key, value] lists, one per item of the dict x. */
+static PyObject *
+dict_pairs(PyObject *x)
+{
+    PyObject *key, *value, *pairs = PyList_New(0);
+    Py_ssize_t pos = 0;
+
+    if (pairs == NULL)
+        return NULL;
+    while (PyDict_Next(x, &pos, &key, &value)) {
+        PyObject *pair = PyList_New(2);
+
+        if (pair == NULL) {
+            Py_DECREF(pairs);
+            return NULL;
+        }
+        PyList_SET_ITEM(pair, 0, Py_NewRef(key));
+        PyList_SET_ITEM(pair, 1, Py_NewRef(value));
+        if (PyList_Append(pairs, pair) < 0) {
+            Py_DECREF(pair);
+            Py_DECREF(pairs);
+            return NULL;
+        }
+        Py_DECREF(pair);
+    }
+    return pairs;
+}
+
+/* Returns the plain value of a converted container that holds no
+ * Output: the template as it is, or as a tuple for AGG_TUPLE. */
+static PyObject *
+plain_of(PyObject *template, int agg)
+{
+    if (agg == AGG_TUPLE)
+        return PyList_AsTuple(template);
+    return Py_NewRef(template);
+}
+
+/* Converts a non-empty dict, list or tuple into *out: an Output when it
+ * is or holds an Output or awaitable (at any depth, dict keys included),
+ * else a plain copy (copy), or x itself. */
+static int
+convert_container(bnd_state *st, PyObject *x, int copy, PyObject **out)
 {
     PyObject *positions = NULL, *inputs = NULL, *template = NULL;
+    PyObject *items = NULL;
     int agg = PyDict_Check(x) ? AGG_DICT
               : PyTuple_Check(x) ? AGG_TUPLE
                                  : AGG_LIST;
-    int rc = -1;
+    int rc = -1, changed;
 
     *out = NULL;
     if (Py_EnterRecursiveCall(" while converting an input to an Output"))
         return -1;
-    if (collect(st, x, &positions, &inputs) < 0)
-        goto done;
-    if (positions == NULL) {
-        rc = 0;
-        goto done;
+    if (agg == AGG_DICT) {
+        int keyed = has_input_key(st, x);
+
+        if (keyed < 0)
+            goto done;
+        if (keyed) {
+            /* Keys are waited for too: convert the dict's [key, value]
+             * pairs and build the dict from them once they settle. */
+            items = dict_pairs(x);
+            if (items == NULL)
+                goto done;
+            agg = AGG_PAIRS;
+        }
     }
-    template = agg == AGG_DICT ? PyDict_Copy(x) : PySequence_List(x);
-    if (template == NULL)
+    if (collect(st, items != NULL ? items : x, copy, &template, &positions,
+                &inputs, &changed) < 0)
         goto done;
-    *out = (PyObject *)make_all_node(st, template, positions, inputs, agg,
-                                     NULL);
+    if (positions != NULL)
+        *out = (PyObject *)make_all_node(st, template, positions, inputs,
+                                         agg, NULL);
+    else if (copy || changed)
+        *out = plain_of(template, agg);
+    else
+        *out = Py_NewRef(x);
     rc = *out == NULL ? -1 : 0;
 done:
     Py_LeaveRecursiveCall();
+    Py_XDECREF(items);
     Py_XDECREF(template);
     Py_XDECREF(positions);
     Py_XDECREF(inputs);
     return rc;
 }
 
-/* The core of from_input.  Sets *out to a new Output when x is or holds an
- * Output or an awaitable, else to NULL (x stands for itself).  Returns 0 or
- * -1. */
+/* The core of from_input.  Sets *out to a new reference: an Output when
+ * x is or holds an Output or an awaitable, else x's plain value (a copy
+ * of a container when copy, else x itself).  Returns 0 or -1. */
 static int
-convert(bnd_state *st, PyObject *x, PyObject **out)
+convert(bnd_state *st, PyObject *x, int copy, PyObject **out)
 {
     PyTypeObject *t = Py_TYPE(x);
     int r;
 
     *out = NULL;
-    if (t == st->OutputType) {
+    if (t == st->OutputType || t == &PyUnicode_Type || t == &PyLong_Type ||
+        x == Py_None || t == &PyFloat_Type || t == &PyBool_Type ||
+        t == &PyBytes_Type) {
         *out = Py_NewRef(x);
         return 0;
     }
-    if (t == &PyUnicode_Type || t == &PyLong_Type || x == Py_None ||
-        t == &PyFloat_Type || t == &PyBool_Type || t == &PyBytes_Type)
-        return 0;
     if (PyDict_Check(x) || PyList_Check(x) || PyTuple_Check(x)) {
-        if ((PyDict_Check(x) ? PyDict_GET_SIZE(x) : Py_SIZE(x)) == 0)
-            return 0;
-        return convert_container(st, x, out);
+        if ((PyDict_Check(x) ? PyDict_GET_SIZE(x) : Py_SIZE(x)) == 0) {
+            /* from_input gives a new empty container of the same kind. */
+            if (!copy || t == &PyTuple_Type)
+                *out = Py_NewRef(x);
+            else
+                *out = PyDict_Check(x)    ? PyDict_New()
+                       : PyTuple_Check(x) ? PyTuple_New(0)
+                                          : PyList_New(0);
+            return *out == NULL ? -1 : 0;
+        }
+        return convert_container(st, x, copy, out);
     }
     r = is_awaitable(st, x);
-    if (r <= 0)
-        return r;
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        *out = Py_NewRef(x);
+        return 0;
+    }
     {
         SchedulerObject *s = bnd_sched_current(st);
         OutputObject *d;
@@ -649,11 +763,11 @@ bnd_output_from_input(bnd_state *st, PyObject *x)
 {
     PyObject *out;
 
-    if (convert(st, x, &out) < 0)
+    if (convert(st, x, CONVERT_COPY, &out) < 0)
         return NULL;
-    if (out != NULL)
+    if (Py_TYPE(out) == st->OutputType)
         return out;
-    return (PyObject *)bnd_output_new_resolved(st, Py_NewRef(x), 1, 0, NULL);
+    return (PyObject *)bnd_output_new_resolved(st, out, 1, 0, NULL);
 }
 
 /* ================================================================== */
@@ -661,24 +775,40 @@ bnd_output_from_input(bnd_state *st, PyObject *x)
 /* ================================================================== */
 
 /* d (pending) takes r (stolen), the result of its function, with the
- * facts base_deps (borrowed) and base_secret of its source.  deep: pass r
- * through from_input first (awaited inputs, recover). */
+ * facts base_deps (borrowed) and base_secret of its source.  r goes
+ * through from_input's conversion first, so that no Output's value ever
+ * holds an Output: copy is CONVERT_COPY for what from_input itself gives
+ * (awaited inputs, recover), CONVERT_KEEP for what apply's function
+ * returns. */
 static void
 take_result(bnd_state *st, OutputObject *d, PyObject *r, PyObject *base_deps,
-            int base_secret, int deep)
+            int base_secret, int copy)
 {
-    int aw;
-
-    if (deep && Py_TYPE(r) != st->OutputType) {
+    if (Py_TYPE(r) != st->OutputType) {
         PyObject *c;
+        int aw = is_awaitable(st, r);
 
-        if (convert(st, r, &c) < 0) {
+        if (aw < 0) {
             Py_DECREF(r);
             reject_with_current(d);
             return;
         }
-        if (c != NULL)
-            Py_SETREF(r, c);
+        if (aw) {
+            /* d awaits it itself; await_done converts what it gives. */
+            Py_XSETREF(d->deps, Py_XNewRef(base_deps));
+            d->secret = (uint8_t)base_secret;
+            Py_CLEAR(d->source);
+            if (await_into(st, d, r) < 0)
+                reject_with_current(d);
+            Py_DECREF(r);
+            return;
+        }
+        if (convert(st, r, copy, &c) < 0) {
+            Py_DECREF(r);
+            reject_with_current(d);
+            return;
+        }
+        Py_SETREF(r, c);
     }
     if (Py_TYPE(r) == st->OutputType) {
         OutputObject *inner = (OutputObject *)r;
@@ -706,21 +836,6 @@ take_result(bnd_state *st, OutputObject *d, PyObject *r, PyObject *base_deps,
                                       Py_NewRef((PyObject *)d)) < 0)
                 reject_with_current(d);
         }
-        Py_DECREF(r);
-        return;
-    }
-    aw = is_awaitable(st, r);
-    if (aw < 0) {
-        Py_DECREF(r);
-        reject_with_current(d);
-        return;
-    }
-    if (aw) {
-        Py_XSETREF(d->deps, Py_XNewRef(base_deps));
-        d->secret = (uint8_t)base_secret;
-        Py_CLEAR(d->source);
-        if (await_into(st, d, r) < 0)
-            reject_with_current(d);
         Py_DECREF(r);
         return;
     }
@@ -765,7 +880,7 @@ step_apply(bnd_state *st, OutputObject *d, OutputObject *src)
         reject_with_current(d);
         return;
     }
-    take_result(st, d, r, src->deps, src->secret, 0);
+    take_result(st, d, r, src->deps, src->secret, CONVERT_KEEP);
 }
 
 static void
@@ -811,7 +926,7 @@ step_recover(bnd_state *st, OutputObject *d, OutputObject *src)
         reject_with_current(d);
         return;
     }
-    take_result(st, d, r, NULL, 0, 1);
+    take_result(st, d, r, NULL, 0, CONVERT_COPY);
 }
 
 static void
@@ -823,6 +938,31 @@ step_secret(OutputObject *d, OutputObject *src)
     }
     bnd_output_resolve(d, Py_NewRef(src->value), src->known, d->agg,
                 Py_XNewRef(src->deps));
+}
+
+/* Returns a new dict of pairs, a list of [key, value] lists (AGG_PAIRS:
+ * a dict whose keys were Outputs). */
+static PyObject *
+dict_of_pairs(PyObject *pairs)
+{
+    PyObject *d = PyDict_New();
+
+    if (d == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyList_GET_ITEM(pairs, i);
+
+        if (!PyList_CheckExact(pair) || PyList_GET_SIZE(pair) != 2) {
+            /* An unknown pair: UNKNOWN in place of [key, value]. */
+            continue;
+        }
+        if (PyDict_SetItem(d, PyList_GET_ITEM(pair, 0),
+                           PyList_GET_ITEM(pair, 1)) < 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+    }
+    return d;
 }
 
 /* Builds the value of an OP_ALL Output from its settled inputs and
@@ -866,6 +1006,9 @@ aggregate(bnd_state *st, OutputObject *d, PyObject *inputs, PyObject *info,
     switch (agg) {
     case AGG_TUPLE:
         result = PyList_AsTuple(value);
+        break;
+    case AGG_PAIRS:
+        result = dict_of_pairs(value);
         break;
     case AGG_CONCAT:
         result = known ? PyUnicode_Join(st->empty_str, value)
@@ -1117,17 +1260,20 @@ error:
 PyObject *
 bnd_output_all_of(bnd_state *st, PyObject *template, int agg, PyObject *extra)
 {
-    PyObject *positions, *inputs, *result = NULL;
+    PyObject *positions, *inputs, *converted, *result = NULL;
+    int changed;
 
-    if (collect(st, template, &positions, &inputs) < 0)
+    if (collect(st, template, CONVERT_COPY, &converted, &positions,
+                &inputs, &changed) < 0)
         return NULL;
     if (positions == NULL) {
         positions = PyList_New(0);
         inputs = PyList_New(0);
     }
     if (positions != NULL && inputs != NULL)
-        result = (PyObject *)make_all_node(st, template, positions, inputs,
+        result = (PyObject *)make_all_node(st, converted, positions, inputs,
                                            agg, extra);
+    Py_DECREF(converted);
     Py_XDECREF(positions);
     Py_XDECREF(inputs);
     return result;

@@ -58,6 +58,7 @@ enum {
     AGG_DICT,
     AGG_CONCAT,
     AGG_FORMAT,
+    AGG_PAIRS, /* a dict built from [key, value] lists: keys were Outputs */
 };
 
 /* flags */
@@ -111,6 +112,7 @@ typedef struct SchedulerObject {
     unsigned long long settled; /* Outputs settled so far: progress */
     PyObject *idle_waiters; /* list of futures, or NULL */
     PyObject *failures;     /* list of unhandled origin exceptions */
+    PyObject *handed;       /* list of (future, exception) handed over */
     PyObject *sites;        /* dict id(output) -> creation site, or NULL */
     int collect_failures;
     int record_sites;
@@ -155,6 +157,13 @@ bnd_sched_unlink(OutputObject *o);
  * Thread: loop; GIL: held. */
 int
 bnd_sched_record_failure(SchedulerObject *s, PyObject *exc);
+
+/* Notes that fut (an asyncio future of future(), is_known(), ...) was
+ * completed with exc, a failure of the run: if user code retrieves it,
+ * take_failures forgets the failure.  Returns 0 or -1.
+ * Thread: loop; GIL: held. */
+int
+bnd_sched_note_handed(SchedulerObject *s, PyObject *fut, PyObject *exc);
 
 /* Forgets a failure that recover() handled.
  * Thread: loop; GIL: held. */

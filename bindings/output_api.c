@@ -8,6 +8,46 @@
 /* Public methods                                                      */
 /* ================================================================== */
 
+/* Parses the one argument of a METH_FASTCALL | METH_KEYWORDS method that
+ * Pulumi's signature names `name`: given by position or by that keyword.
+ * Sets *out (borrowed).  Returns 0 or -1 with TypeError. */
+static int
+one_arg(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+        const char *fname, const char *name, PyObject **out)
+{
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+
+    if (nargs == 1 && nkw == 0) {
+        *out = args[0];
+        return 0;
+    }
+    if (nargs == 0 && nkw == 1 &&
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0),
+                                         name) == 0) {
+        *out = args[0];
+        return 0;
+    }
+    if (nkw > 0 && nargs + nkw <= 2) {
+        for (Py_ssize_t i = 0; i < nkw; i++) {
+            PyObject *kw = PyTuple_GET_ITEM(kwnames, i);
+
+            if (PyUnicode_CompareWithASCIIString(kw, name) != 0) {
+                PyErr_Format(PyExc_TypeError,
+                             "%s() got an unexpected keyword argument '%U'",
+                             fname, kw);
+                return -1;
+            }
+        }
+        PyErr_Format(PyExc_TypeError,
+                     "%s() got multiple values for argument '%s'", fname,
+                     name);
+        return -1;
+    }
+    PyErr_Format(PyExc_TypeError, "%s() takes exactly one argument (%s), "
+                 "%zd given", fname, name, nargs + nkw);
+    return -1;
+}
+
 PyDoc_STRVAR(Output_apply_doc,
              "apply(func, run_with_unknowns=False)\n--\n\n"
              "Returns an Output of func(value), run once this Output is "
@@ -22,20 +62,16 @@ Output_apply(OutputObject *self, PyObject *const *args, Py_ssize_t nargs,
              PyObject *kwnames)
 {
     PyObject *fn = NULL;
-    int run_unknowns = 0;
+    int run_unknowns = 0, seen_flag = 0;
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
 
-    if (nargs < 1 || nargs > 2 || nargs + nkw > 2) {
-        if (nargs + nkw == 0)
-            PyErr_SetString(PyExc_TypeError,
-                            "apply() needs a function: "
-                            "o.apply(lambda value: ...)");
-        else
-            PyErr_SetString(PyExc_TypeError,
-                            "apply() takes func and run_with_unknowns");
+    if (nargs > 2) {
+        PyErr_SetString(PyExc_TypeError,
+                        "apply() takes func and run_with_unknowns");
         return NULL;
     }
-    fn = args[0];
+    if (nargs >= 1)
+        fn = args[0];
     if (nargs == 2) {
         run_unknowns = PyObject_IsTrue(args[1]);
         if (run_unknowns < 0)
@@ -43,17 +79,35 @@ Output_apply(OutputObject *self, PyObject *const *args, Py_ssize_t nargs,
     }
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        int is_func = PyUnicode_CompareWithASCIIString(name, "func") == 0;
 
-        if (PyUnicode_CompareWithASCIIString(name, "run_with_unknowns") !=
-            0) {
+        if (!is_func && PyUnicode_CompareWithASCIIString(
+                            name, "run_with_unknowns") != 0) {
             PyErr_Format(PyExc_TypeError,
                          "apply() got an unexpected keyword argument '%U'",
                          name);
             return NULL;
         }
+        if (is_func ? fn != NULL : nargs == 2 || seen_flag) {
+            PyErr_Format(PyExc_TypeError,
+                         "apply() got multiple values for argument '%U'",
+                         name);
+            return NULL;
+        }
+        if (is_func) {
+            fn = args[nargs + i];
+            continue;
+        }
+        seen_flag = 1;
         run_unknowns = PyObject_IsTrue(args[nargs + i]);
         if (run_unknowns < 0)
             return NULL;
+    }
+    if (fn == NULL) {
+        PyErr_SetString(PyExc_TypeError,
+                        "apply() needs a function: "
+                        "o.apply(lambda value: ...)");
+        return NULL;
     }
     if (!PyCallable_Check(fn)) {
         PyErr_Format(PyExc_TypeError,
@@ -73,8 +127,13 @@ PyDoc_STRVAR(Output_recover_doc,
              "recovered failure\nno longer fails the run.");
 
 static PyObject *
-Output_recover(OutputObject *self, PyObject *fn)
+Output_recover(OutputObject *self, PyObject *const *args, Py_ssize_t nargs,
+               PyObject *kwnames)
 {
+    PyObject *fn;
+
+    if (one_arg(args, nargs, kwnames, "recover", "func", &fn) < 0)
+        return NULL;
     if (!PyCallable_Check(fn)) {
         PyErr_Format(PyExc_TypeError,
                      "recover() needs a function of the exception, not "
@@ -86,16 +145,20 @@ Output_recover(OutputObject *self, PyObject *fn)
 }
 
 PyDoc_STRVAR(Output_from_input_doc,
-             "from_input(value, /)\n--\n\n"
+             "from_input(val)\n--\n\n"
              "Returns an Output of value, deeply: Outputs and awaitables "
              "inside\ndicts, lists and tuples are waited for and replaced by "
              "their values.");
 
 static PyObject *
-Output_from_input(PyObject *cls, PyObject *x)
+Output_from_input(PyObject *cls, PyObject *const *args, Py_ssize_t nargs,
+                  PyObject *kwnames)
 {
     bnd_state *st = bnd_get_state_by_type((PyTypeObject *)cls);
+    PyObject *x;
 
+    if (one_arg(args, nargs, kwnames, "from_input", "val", &x) < 0)
+        return NULL;
     return bnd_output_from_input(st, x);
 }
 
@@ -161,15 +224,36 @@ Output_format(PyObject *cls, PyObject *args, PyObject *kwargs)
 {
     bnd_state *st = bnd_get_state_by_type((PyTypeObject *)cls);
     PyObject *template = NULL, *kwnames = NULL, *extra = NULL, *r = NULL;
+    PyObject *fmt = NULL;
     Py_ssize_t nargs = PyTuple_GET_SIZE(args);
 
-    if (nargs < 1) {
+    if (kwargs != NULL) {
+        /* Pulumi's signature names it: format(format_string=..., ...). */
+        fmt = PyDict_GetItemWithError(kwargs, st->str_format_string);
+        if (fmt == NULL && PyErr_Occurred())
+            return NULL;
+    }
+    if (nargs < 1 && fmt == NULL) {
         PyErr_SetString(PyExc_TypeError,
                         "Output.format() needs a format string: "
                         "Output.format(\"{}-{}\", a, b)");
         return NULL;
     }
-    template = PySequence_List(args);
+    if (nargs >= 1 && fmt != NULL) {
+        PyErr_SetString(PyExc_TypeError,
+                        "Output.format() got multiple values for argument "
+                        "'format_string'");
+        return NULL;
+    }
+    if (fmt != NULL) {
+        template = PyList_New(1);
+        if (template == NULL)
+            return NULL;
+        PyList_SET_ITEM(template, 0, Py_NewRef(fmt));
+        nargs = 1;
+    } else {
+        template = PySequence_List(args);
+    }
     kwnames = PyList_New(0);
     if (template == NULL || kwnames == NULL)
         goto done;
@@ -178,6 +262,9 @@ Output_format(PyObject *cls, PyObject *args, PyObject *kwargs)
         Py_ssize_t pos = 0;
 
         while (PyDict_Next(kwargs, &pos, &key, &value)) {
+            if (value == fmt && PyUnicode_Check(key) &&
+                PyUnicode_Compare(key, st->str_format_string) == 0)
+                continue;
             if (PyList_Append(kwnames, key) < 0 ||
                 PyList_Append(template, value) < 0)
                 goto done;
@@ -222,23 +309,33 @@ with_secret(bnd_state *st, PyObject *x, int secret)
 }
 
 PyDoc_STRVAR(Output_secret_doc,
-             "secret(value, /)\n--\n\n"
+             "secret(val)\n--\n\n"
              "Returns Output.from_input(value) marked secret.");
 
 static PyObject *
-Output_secret(PyObject *cls, PyObject *x)
+Output_secret(PyObject *cls, PyObject *const *args, Py_ssize_t nargs,
+              PyObject *kwnames)
 {
+    PyObject *x;
+
+    if (one_arg(args, nargs, kwnames, "secret", "val", &x) < 0)
+        return NULL;
     return with_secret(bnd_get_state_by_type((PyTypeObject *)cls), x, 1);
 }
 
 PyDoc_STRVAR(Output_unsecret_doc,
-             "unsecret(output, /)\n--\n\n"
+             "unsecret(val)\n--\n\n"
              "Returns an Output with output's data, not secret.");
 
 static PyObject *
-Output_unsecret(PyObject *cls, PyObject *x)
+Output_unsecret(PyObject *cls, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames)
 {
     bnd_state *st = bnd_get_state_by_type((PyTypeObject *)cls);
+    PyObject *x;
+
+    if (one_arg(args, nargs, kwnames, "unsecret", "val", &x) < 0)
+        return NULL;
 
     if (Py_TYPE(x) != st->OutputType) {
         PyErr_Format(PyExc_TypeError,
@@ -328,15 +425,28 @@ fill_future(bnd_state *st, PyObject *fut, OutputObject *src, int want)
         r = PyObject_CallMethodOneArg(fut, st->str_set_exception,
                                       src->value);
         Py_XDECREF(r);
-        return r == NULL ? -1 : 0;
+        if (r == NULL)
+            return -1;
+        /* Retrieved from fut, the failure is the retriever's. */
+        return src->sched == NULL
+                   ? 0
+                   : bnd_sched_note_handed(src->sched, fut, src->value);
     }
     switch (want) {
     case WANT_VALUE:
-        v = bnd_contains_unknowns(st, src->value) ? Py_NewRef(Py_None)
-                                                  : Py_NewRef(src->value);
+        /* An unknown value is None: whatever an unknown Output holds (an
+         * input it was computed from, during a preview) never leaks. */
+        v = !src->known || bnd_contains_unknowns(st, src->value)
+                ? Py_NewRef(Py_None)
+                : Py_NewRef(src->value);
         break;
     case WANT_VALUE_WITH_UNKNOWNS:
-        v = Py_NewRef(src->value);
+        /* The value with its UNKNOWN parts; an unknown Output's value
+         * that names no UNKNOWN is UNKNOWN itself (None stays None). */
+        v = src->known || src->value == Py_None ||
+                    bnd_contains_unknowns(st, src->value)
+                ? Py_NewRef(src->value)
+                : Py_NewRef(st->unknown);
         break;
     case WANT_KNOWN:
         v = PyBool_FromLong(src->known);
@@ -1038,7 +1148,8 @@ Output_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 static PyMethodDef Output_methods[] = {
     {"apply", (PyCFunction)(void (*)(void))Output_apply,
      METH_FASTCALL | METH_KEYWORDS, Output_apply_doc},
-    {"recover", (PyCFunction)Output_recover, METH_O, Output_recover_doc},
+    {"recover", (PyCFunction)(void (*)(void))Output_recover,
+     METH_FASTCALL | METH_KEYWORDS, Output_recover_doc},
     {"future", (PyCFunction)(void (*)(void))Output_future,
      METH_VARARGS | METH_KEYWORDS, Output_future_doc},
     {"is_known", (PyCFunction)Output_is_known, METH_NOARGS,
@@ -1048,7 +1159,8 @@ static PyMethodDef Output_methods[] = {
     {"resources", (PyCFunction)Output_resources, METH_NOARGS,
      Output_resources_doc},
     {"get", (PyCFunction)Output_get, METH_NOARGS, Output_get_doc},
-    {"from_input", (PyCFunction)Output_from_input, METH_O | METH_CLASS,
+    {"from_input", (PyCFunction)(void (*)(void))Output_from_input,
+     METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
      Output_from_input_doc},
     {"all", (PyCFunction)(void (*)(void))Output_all,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS, Output_all_doc},
@@ -1060,9 +1172,11 @@ static PyMethodDef Output_methods[] = {
      METH_VARARGS | METH_KEYWORDS | METH_CLASS, Output_json_dumps_doc},
     {"json_loads", (PyCFunction)(void (*)(void))Output_json_loads,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS, Output_json_loads_doc},
-    {"secret", (PyCFunction)Output_secret, METH_O | METH_CLASS,
+    {"secret", (PyCFunction)(void (*)(void))Output_secret,
+     METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
      Output_secret_doc},
-    {"unsecret", (PyCFunction)Output_unsecret, METH_O | METH_CLASS,
+    {"unsecret", (PyCFunction)(void (*)(void))Output_unsecret,
+     METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
      Output_unsecret_doc},
     {"_pending", (PyCFunction)Output_pending, METH_NOARGS | METH_CLASS,
      Output_pending_doc},
@@ -1126,6 +1240,11 @@ bnd_output_init(PyObject *module, bnd_state *st)
         module, &Output_spec, NULL);
     if (st->OutputType == NULL)
         return -1;
+    /* CPython's own messages print tp_name: users read "'Output' object
+     * is not ...", as with Pulumi, not "'_outrun.Output' ...".  This is
+     * what assigning __name__ does to a heap type; __module__ stays
+     * "_outrun". */
+    st->OutputType->tp_name = "Output";
     if (PyModule_AddObjectRef(module, "Output",
                               (PyObject *)st->OutputType) < 0)
         return -1;

@@ -303,6 +303,89 @@ bnd_sched_forget_failure(SchedulerObject *s, PyObject *exc)
     }
 }
 
+/* The rule for a failure that reached user code: it belongs to the code
+ * that retrieved it (awaited future(), is_known(), ... and so called the
+ * asyncio future's result() or exception()), as asyncio's rule for
+ * Futures says.  fill_future notes each (future, exception) it hands
+ * over; take_failures forgets the failures whose future was retrieved. */
+int
+bnd_sched_note_handed(SchedulerObject *s, PyObject *fut, PyObject *exc)
+{
+    PyObject *pair;
+    int found = 0, r;
+
+    assert(PyGILState_Check());
+    if (!s->collect_failures || s->failures == NULL)
+        return 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(s->failures); i++) {
+        if (PyList_GET_ITEM(s->failures, i) == exc) {
+            found = 1;
+            break;
+        }
+    }
+    if (!found)
+        return 0; /* recovered, or not a failure of the run */
+    if (s->handed == NULL) {
+        s->handed = PyList_New(0);
+        if (s->handed == NULL)
+            return -1;
+    }
+    pair = PyTuple_Pack(2, fut, exc);
+    if (pair == NULL)
+        return -1;
+    r = PyList_Append(s->handed, pair);
+    Py_DECREF(pair);
+    return r;
+}
+
+/* Forgets each handed-over failure whose future user code retrieved; for
+ * the others, the host reports the failure, so the future's own "exception
+ * was never retrieved" log is turned off.  Returns 0 or -1. */
+static int
+settle_handed(SchedulerObject *s)
+{
+    PyObject *handed = s->handed;
+    int rc = 0;
+
+    if (handed == NULL)
+        return 0;
+    s->handed = NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(handed); i++) {
+        PyObject *fut = PyTuple_GET_ITEM(PyList_GET_ITEM(handed, i), 0);
+        PyObject *exc = PyTuple_GET_ITEM(PyList_GET_ITEM(handed, i), 1);
+        PyObject *log = PyObject_GetAttrString(fut, "_log_traceback");
+        int unretrieved;
+
+        if (log == NULL) {
+            rc = -1;
+            break;
+        }
+        unretrieved = PyObject_IsTrue(log);
+        Py_DECREF(log);
+        if (unretrieved < 0) {
+            rc = -1;
+            break;
+        }
+        if (!unretrieved)
+            bnd_sched_forget_failure(s, exc);
+    }
+    if (rc == 0 && s->failures != NULL) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(handed); i++) {
+            PyObject *fut = PyTuple_GET_ITEM(PyList_GET_ITEM(handed, i), 0);
+            PyObject *exc = PyTuple_GET_ITEM(PyList_GET_ITEM(handed, i), 1);
+            int kept = 0;
+
+            for (Py_ssize_t j = 0; j < PyList_GET_SIZE(s->failures); j++)
+                kept |= PyList_GET_ITEM(s->failures, j) == exc;
+            if (kept &&
+                PyObject_SetAttrString(fut, "_log_traceback", Py_False) < 0)
+                PyErr_Clear(); /* a future type without the flag */
+        }
+    }
+    Py_DECREF(handed);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Finding the scheduler of the running loop                           */
 /* ------------------------------------------------------------------ */
@@ -466,13 +549,17 @@ Scheduler_wait_idle(SchedulerObject *s, PyObject *unused)
 PyDoc_STRVAR(take_failures_doc,
              "take_failures()\n--\n\n"
              "Returns the exceptions that rejected Outputs of this loop and "
-             "that no\nrecover() handled, oldest first, and forgets them.");
+             "that no\nrecover() handled and no user code retrieved through "
+             "future() and\nthe like, oldest first, and forgets them.");
 
 static PyObject *
 Scheduler_take_failures(SchedulerObject *s, PyObject *unused)
 {
-    PyObject *list = s->failures;
+    PyObject *list;
 
+    if (settle_handed(s) < 0)
+        return NULL;
+    list = s->failures;
     if (list == NULL)
         return PyList_New(0);
     s->failures = NULL;
@@ -569,6 +656,7 @@ Scheduler_traverse(SchedulerObject *s, visitproc visit, void *arg)
     Py_VISIT(s->drain);
     Py_VISIT(s->idle_waiters);
     Py_VISIT(s->failures);
+    Py_VISIT(s->handed);
     Py_VISIT(s->sites);
     for (size_t i = 0; i < s->ring_count; i++) {
         bnd_ready_entry *e = &s->ring[(s->ring_head + i) % s->ring_cap];
@@ -593,6 +681,7 @@ Scheduler_clear(SchedulerObject *s)
     Py_CLEAR(s->drain);
     Py_CLEAR(s->idle_waiters);
     Py_CLEAR(s->failures);
+    Py_CLEAR(s->handed);
     Py_CLEAR(s->sites);
     Py_CLEAR(s->loop_ref);
     return 0;

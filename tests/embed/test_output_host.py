@@ -95,6 +95,34 @@ def test_a_recovered_failure_does_not_fail_the_run(outrun, program):
     assert proc.stderr == ""
 
 
+def test_a_failure_caught_from_future_is_handled(outrun, program):
+    proc = outrun("run", program("output_handled.py"), "caught")
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "handled\n"
+    assert proc.stderr == ""
+
+
+def test_an_uncaught_failure_of_future_fails_the_run_once(outrun, program):
+    prog = program("output_handled.py")
+
+    proc = outrun("run", prog, "uncaught")
+
+    assert proc.returncode == 1, proc.stderr
+    assert_user_traceback(proc.stderr)
+    assert proc.stderr.count("Traceback (most recent call last)") == 1
+    assert f'File "{prog}", line {line_of(prog, "# uncaught")}' \
+        in proc.stderr
+    assert "ProcessError: command failed with exit code 3" in proc.stderr
+
+
+def test_outputs_inside_an_apply_s_value_resolve(outrun, program):
+    proc = outrun("run", program("output_handled.py"), "nested")
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "[{'name': 's'}] True\n"
+
+
 def test_ctrl_c_inside_an_apply_interrupts_the_run(start, program):
     run = start([OUTRUN, "run", program("output_interrupt.py"), "sigint"])
     run.expect("READY")

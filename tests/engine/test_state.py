@@ -231,3 +231,36 @@ def test_preview_changes_nothing_and_skips_applies_on_unknowns(
     assert _dump(project.state_db) == before
     # n's path is known (n exists), so its apply ran in this preview.
     assert applied.read_text().count("\n") == 2
+
+
+NESTED = """
+    import outrun
+    from outrun import Output
+    from worldprov import Thing
+
+    seed = Output.from_input("x")
+    # Outputs inside the value an apply returns: the resource gets the
+    # plain values, the export stays secret.
+    held = seed.apply(lambda v: {"k": Output.secret(v + "-nested-secret"),
+                                 "l": [Output.from_input(2)]})
+    Thing("n", held)
+    outrun.export("held", held)
+"""
+
+
+def test_outputs_inside_values_reach_resources_and_state_resolved(
+        project: Project) -> None:
+    project.write(NESTED)
+    up = project.ok("up")
+    # The resource received plain values, never an Output object.
+    assert project.things()["n"] == {"k": "x-nested-secret", "l": [2]}
+    # The export holding a secret Output is secret: shown masked, stored
+    # encrypted, revealed on request.
+    shown = project.ok("stack output", "--json")
+    assert json.loads(shown.stdout) == {"held": "[secret]"}
+    revealed = json.loads(
+        project.ok("stack output", "--show-secrets", "--json").stdout)
+    assert revealed == {"held": {"k": "x-nested-secret", "l": [2]}}
+    assert b"x-nested-secret" not in _state_bytes(project)
+    for proc in (up, shown):
+        assert "x-nested-secret" not in proc.stdout + proc.stderr

@@ -228,7 +228,7 @@ def test_an_awaitable_result_runs_in_a_task(new_loop):
     run(new_loop, main)
 
 
-def test_an_awaitable_s_result_is_not_unwrapped(new_loop):
+def test_an_output_that_an_async_function_returns_is_flattened(new_loop):
     async def main():
         inner = made("inner", secret=True, deps=["in"])
 
@@ -237,8 +237,11 @@ def test_an_awaitable_s_result_is_not_unwrapped(new_loop):
 
         o = made(1, deps=["src"]).apply(gives_an_output)
         value, known, secret, deps = await settled(o)
-        assert value is inner
-        assert (known, secret, deps) == (True, False, {"src"})
+        assert value == "inner"
+        assert (known, secret, deps) == (True, True, {"src", "in"})
+        # So concat and format over it see the string, not an Output.
+        assert await Output.concat("<", o, ">").future() == "<inner>"
+        assert await Output.format("[{}]", o).future() == "[inner]"
 
     run(new_loop, main)
 
