@@ -35,6 +35,7 @@ bnd_output_new_resolved(bnd_state *st, PyObject *value, int known, int secret,
 {
     OutputObject *o = output_alloc(st);
 
+    assert(PyGILState_Check());
     if (o == NULL) {
         Py_DECREF(value);
         Py_XDECREF(deps);
@@ -57,6 +58,7 @@ bnd_output_new_pending(bnd_state *st, SchedulerObject *s, int op)
 {
     OutputObject *o = output_alloc(st);
 
+    assert(PyGILState_Check());
     if (o == NULL)
         return NULL;
     o->state = OUT_PENDING;
@@ -164,6 +166,7 @@ bnd_output_resolve(OutputObject *o, PyObject *value, int known, int secret,
 {
     bnd_state *st = bnd_get_state_by_type(Py_TYPE(o));
 
+    assert(PyGILState_Check());
     assert(o->state == OUT_PENDING);
     if (known && bnd_contains_unknowns(st, value))
         known = 0;
@@ -181,6 +184,7 @@ bnd_output_resolve(OutputObject *o, PyObject *value, int known, int secret,
 void
 bnd_output_reject(OutputObject *o, PyObject *exc, int origin)
 {
+    assert(PyGILState_Check());
     assert(o->state == OUT_PENDING);
     Py_XSETREF(o->value, Py_NewRef(exc));
     Py_CLEAR(o->deps);
@@ -210,6 +214,7 @@ bnd_output_abandon(OutputObject *o)
 {
     bnd_exc_state saved;
 
+    assert(PyGILState_Check());
     if (o->state != OUT_PENDING)
         return;
     saved = bnd_exc_save();
@@ -295,6 +300,7 @@ int
 bnd_output_register(bnd_state *st, SchedulerObject *s, OutputObject *src,
                     PyObject *target)
 {
+    assert(PyGILState_Check());
     if (src->state != OUT_PENDING)
         return bnd_sched_enqueue(s, target, src);
     if (src->sched != s) {
@@ -335,6 +341,7 @@ bnd_output_register(bnd_state *st, SchedulerObject *s, OutputObject *src,
 int
 bnd_output_check_owner(OutputObject *o)
 {
+    assert(PyGILState_Check());
     if (o->sched != NULL &&
         o->sched->thread_id != PyThread_get_thread_ident()) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -763,6 +770,7 @@ bnd_output_from_input(bnd_state *st, PyObject *x)
 {
     PyObject *out;
 
+    assert(PyGILState_Check());
     if (convert(st, x, CONVERT_COPY, &out) < 0)
         return NULL;
     if (Py_TYPE(out) == st->OutputType)
@@ -1087,6 +1095,7 @@ bnd_output_step(bnd_state *st, PyObject *target, OutputObject *source)
 {
     OutputObject *d;
 
+    assert(PyGILState_Check());
     if (Py_TYPE(target) != st->OutputType) {
         /* An outside callback: future(), deferred_output, a user's. */
         PyObject *r = PyObject_CallOneArg(target, (PyObject *)source);
@@ -1142,6 +1151,7 @@ bnd_output_derive(OutputObject *src, int op, int agg, PyObject *fn, int flags)
     SchedulerObject *s;
     OutputObject *d;
 
+    assert(PyGILState_Check());
     if (src->state == OUT_PENDING) {
         /* d runs on src's loop, the only one that can settle src. */
         if (bnd_output_check_owner(src) < 0)
@@ -1263,6 +1273,7 @@ bnd_output_all_of(bnd_state *st, PyObject *template, int agg, PyObject *extra)
     PyObject *positions, *inputs, *converted, *result = NULL;
     int changed;
 
+    assert(PyGILState_Check());
     if (collect(st, template, CONVERT_COPY, &converted, &positions,
                 &inputs, &changed) < 0)
         return NULL;

@@ -205,6 +205,7 @@ bnd_output_pending_report(SchedulerObject *s)
     PyObject *lines = PyList_New(0), *edges = PyDict_New();
     PyObject *result = NULL, *nl = NULL;
 
+    assert(PyGILState_Check());
     if (lines == NULL || edges == NULL)
         goto done;
     {
