@@ -4,15 +4,20 @@
 #
 #   scripts/dev.sh sample   install what is missing, build, run samples/hello
 #   scripts/dev.sh test     install what is missing, build, run every test
+#   scripts/dev.sh memcheck install what is missing, build, run the unit and
+#                           host suites under valgrind, then again in an
+#                           ASan+UBSan build (in build-asan/)
 #   scripts/dev.sh setup    install what is missing and build; nothing else
 #
 # Safe to run again: it installs only what is missing and rebuilds only
-# what changed.  Set OUTRUN_BUILD_DIR to build somewhere other than build/.
+# what changed.  Set OUTRUN_BUILD_DIR to build somewhere other than build/
+# (the sanitizer build then goes to that name with -asan after it).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 build=${OUTRUN_BUILD_DIR:-build}
+asan_build=${build%/}-asan
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
@@ -70,6 +75,50 @@ build_outrun() {
     meson compile -C "$build" >/dev/null
 }
 
+# The sanitizers' runtimes come with gcc on Debian (libasan and libubsan,
+# through libgcc-N-dev); install them if this compiler cannot link them.
+install_sanitizer_runtime() {
+    local probe
+    probe=$(mktemp -d)
+    if ! printf 'int main(void) { return 0; }\n' >"$probe/t.c" ||
+        ! ${CC:-cc} -fsanitize=address,undefined "$probe/t.c" -o "$probe/t" 2>/dev/null; then
+        need_apt=("libgcc-$(${CC:-cc} -dumpversion | cut -d. -f1)-dev")
+        install_apt_list
+    fi
+    rm -rf "$probe"
+}
+
+build_asan() {
+    if [ ! -f "$asan_build/build.ninja" ]; then
+        meson setup "$asan_build" -Db_sanitize=address,undefined \
+            -Db_lundef=false >/dev/null
+    fi
+    meson compile -C "$asan_build" >/dev/null
+}
+
+# The memory checks, over the Check suites and the whole host (the pytest
+# suites are left out: under valgrind they take most of an hour).  Each
+# part runs even when an earlier one failed; the closing line sums both.
+memcheck() {
+    local status=0
+    local logs=("$build/meson-logs/testlog-valgrind.json"
+                "$asan_build/meson-logs/testlog.json")
+    rm -f "${logs[@]}"
+    say "valgrind: the unit and host suites"
+    meson test -C "$build" --setup=valgrind --suite unit --suite host \
+        --print-errorlogs || status=$?
+    say "ASan+UBSan: the unit and host suites, in $asan_build/"
+    if build_asan; then
+        meson test -C "$asan_build" --suite unit --suite host \
+            --print-errorlogs || status=$?
+    else
+        say "the ASan+UBSan build failed"
+        status=1
+    fi
+    python3 scripts/test-summary.py "${logs[@]}"
+    return "$status"
+}
+
 cmd=${1:-sample}
 case "$cmd" in
     setup)
@@ -84,6 +133,12 @@ case "$cmd" in
         # One plain closing line, whatever the runners printed before it.
         python3 scripts/test-summary.py "$build/meson-logs/testlog.json"
         exit "$status" ;;
+    memcheck)
+        install_system_packages; install_python_packages
+        install_sanitizer_runtime; build_outrun
+        status=0
+        memcheck || status=$?
+        exit "$status" ;;
     *)
-        say "unknown command '$cmd'; use: sample, test or setup"; exit 2 ;;
+        say "unknown command '$cmd'; use: sample, test, memcheck or setup"; exit 2 ;;
 esac
