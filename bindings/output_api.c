@@ -1067,6 +1067,54 @@ Output_clear(OutputObject *self)
 
 /* Leaves the pending list, and reports a rejection nobody retrieved when
  * no host collects failures (as asyncio does for Futures). */
+/* Reports self's unretrieved exception: through its loop's exception
+ * handler, called soon on the loop (thread-safe: this may run on another
+ * thread), or, with no loop to run it (gone or closed), to
+ * sys.unraisablehook.  Returns nothing; leaves no exception set. */
+static void
+report_unretrieved(OutputObject *self)
+{
+    bnd_state *st = bnd_get_state_by_type(Py_TYPE(self));
+    PyObject *ctx = NULL, *handler = NULL, *r = NULL, *loop = NULL;
+
+    /* A strong reference: the calls below run Python, which may drop the
+     * last other one. */
+    if (self->sched != NULL)
+        (void)bnd_weakref_get(self->sched->loop_ref, &loop);
+    if (loop != NULL) {
+        ctx = Py_BuildValue("{sssO}", "message",
+                            "Output exception was never retrieved",
+                            "exception", self->value);
+        handler = PyObject_GetAttr(loop, st->str_call_exception_handler);
+        if (ctx != NULL && handler != NULL)
+            r = PyObject_CallMethod(loop, "call_soon_threadsafe", "OO",
+                                    handler, ctx);
+    }
+    Py_XDECREF(loop);
+    Py_XDECREF(ctx);
+    Py_XDECREF(handler);
+    if (r == NULL) {
+        PyErr_Clear();
+        PyErr_SetObject((PyObject *)Py_TYPE(self->value), self->value);
+        PyErr_WriteUnraisable((PyObject *)self);
+    }
+    Py_XDECREF(r);
+}
+
+/* A pending call (Py_AddPendingCall): runs on the main thread with the GIL
+ * between two bytecodes.  Steals arg, the Output. */
+static int
+report_unretrieved_later(void *arg)
+{
+    OutputObject *self = (OutputObject *)arg;
+    bnd_exc_state saved = bnd_exc_save();
+
+    report_unretrieved(self);
+    Py_DECREF(self);
+    bnd_exc_restore(saved);
+    return 0;
+}
+
 static void
 Output_finalize(OutputObject *self)
 {
@@ -1083,39 +1131,19 @@ Output_finalize(OutputObject *self)
     if (self->state == OUT_REJECTED &&
         !(self->flags & (OUT_F_OBSERVED | OUT_F_REPORTED)) &&
         (self->sched == NULL || !self->sched->collect_failures)) {
-        bnd_state *st = bnd_get_state_by_type(Py_TYPE(self));
-        PyObject *ctx = NULL, *handler = NULL, *r = NULL, *loop = NULL;
-
-        /* A strong reference: the getattr and call_soon below run Python,
-         * which may drop the last other one. */
-        if (self->sched != NULL)
-            (void)bnd_weakref_get(self->sched->loop_ref, &loop);
         self->flags |= OUT_F_REPORTED;
-        /* The report runs from the loop, not from here: a finalizer can
-         * run inside any allocation, and the exception handler formats a
+        /* No Python runs here: a finalizer runs inside whatever
+         * allocation set off a collection, and the report formats a
          * traceback, which in 3.11 parses source with ast; re-entering
          * the AST converter from a collection it triggered corrupts its
-         * depth counter ("AST constructor recursion depth mismatch"). */
-        if (loop != NULL) {
-            ctx = Py_BuildValue("{sssO}", "message",
-                                "Output exception was never retrieved",
-                                "exception", self->value);
-            handler = PyObject_GetAttr(loop,
-                                       st->str_call_exception_handler);
-            if (ctx != NULL && handler != NULL)
-                r = PyObject_CallMethodObjArgs(loop, st->str_call_soon,
-                                               handler, ctx, NULL);
+         * depth counter ("AST constructor recursion depth mismatch",
+         * python/cpython#106905).  The report runs at the next safe point
+         * instead; the pending call keeps self alive until then. */
+        if (Py_AddPendingCall(report_unretrieved_later,
+                              Py_NewRef((PyObject *)self)) < 0) {
+            Py_DECREF(self); /* the queue is full: report it now */
+            report_unretrieved(self);
         }
-        Py_XDECREF(loop);
-        Py_XDECREF(ctx);
-        Py_XDECREF(handler);
-        if (r == NULL) {
-            /* No loop to run it (gone or closed). */
-            PyErr_Clear();
-            PyErr_SetObject((PyObject *)Py_TYPE(self->value), self->value);
-            PyErr_WriteUnraisable((PyObject *)self);
-        }
-        Py_XDECREF(r);
     }
     bnd_exc_restore(saved);
 }

@@ -6,6 +6,7 @@ freed."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import gc
 
@@ -181,3 +182,71 @@ def test_a_rejection_retrieved_through_the_result_is_not_reported_again(
 
     run(new_loop, main, reports)
     assert reports == []
+
+
+def test_a_rejection_freed_after_its_loop_closed_reaches_unraisablehook(
+        monkeypatch):
+    seen = []
+    monkeypatch.setattr("sys.unraisablehook", seen.append)
+    loop = asyncio.new_event_loop()
+    holder = []
+
+    async def main():
+        holder.append(made(1).apply(explode))
+        await turns(3)
+
+    loop.run_until_complete(main())
+    loop.close()
+    del holder[:]
+    gc.collect()
+    # Reported at the interpreter's next safe point, not inside the
+    # collection (where the hook's traceback formatting could re-enter
+    # the AST converter); a few bytecodes later it has run.
+    for _ in range(100):
+        if seen:
+            break
+    assert len(seen) == 1, seen
+    assert isinstance(seen[0].exc_value, ValueError)
+    assert "explode on 1" in str(seen[0].exc_value)
+    assert "Output rejected" in repr(seen[0].object)
+
+
+def test_reporting_a_freed_rejection_never_runs_python_inside_a_collection(
+        monkeypatch):
+    # The report formats a traceback, and 3.11's traceback module parses
+    # source with ast; a report made by a finalizer that a collection ran
+    # inside ast.parse re-entered the AST converter and broke it
+    # ("SystemError: AST constructor recursion depth mismatch").
+    seen = []
+
+    def hook(unraisable):
+        ast.parse("x = (1 +\n     2)")
+        seen.append(unraisable)
+
+    monkeypatch.setattr("sys.unraisablehook", hook)
+    loop = asyncio.new_event_loop()
+    holder = []
+
+    async def main():
+        holder.extend(made(i).apply(explode) for i in range(20))
+        await turns(3)
+
+    loop.run_until_complete(main())
+    loop.close()
+    for o in holder:
+        cycle = [o]
+        cycle.append(cycle)  # freed only by a collection
+    del holder[:], cycle, o
+    source = "\n".join(f"def f{i}(a, b):\n    return [a + b * {i}]"
+                       for i in range(300))
+    old = gc.get_threshold()
+    gc.set_threshold(1, 1, 1)  # collections inside the parse below
+    try:
+        ast.parse(source)
+    finally:
+        gc.set_threshold(*old)
+    gc.collect()
+    for _ in range(100):
+        if len(seen) == 20:
+            break
+    assert len(seen) == 20
