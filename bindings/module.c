@@ -138,6 +138,7 @@ module_exec(PyObject *module)
     X(str_call_exception_handler)                                           \
     X(empty_str)                                                            \
     X(job_scheds)                                                           \
+    X(unreported)                                                           \
     X(str_add_reader)
 
 static int

@@ -43,6 +43,10 @@ typedef struct {
     PyObject *job_scheds;       /* weakrefs to schedulers with channels */
     struct spawn_job *spawns;   /* processes in flight (borrowed list) */
 
+    /* Freed, unretrieved rejections with no loop to report them
+     * (output_api.c), until a safe point: a drain, or shutdown. */
+    PyObject *unreported; /* list of Outputs */
+
     /* Interned names. */
     PyObject *str_call_soon;
     PyObject *str_create_future;

@@ -917,6 +917,8 @@ module_shutdown(PyObject *module, PyObject *args)
 
     if (!PyArg_ParseTuple(args, "|d:shutdown", &grace))
         return NULL;
+    /* Freed rejections that no loop could report: the last safe point. */
+    bnd_output_flush_unreported(st);
     st->pool_shut_down = 1;
     if (pool == NULL)
         return PyLong_FromLong(0);

@@ -183,6 +183,13 @@ bnd_sched_note_site(SchedulerObject *s, OutputObject *o);
 int
 bnd_output_step(bnd_state *st, PyObject *target, OutputObject *source);
 
+/* Reports the freed, unretrieved rejections that had no loop to report
+ * them (to sys.unraisablehook).  Call only at a safe point: never from a
+ * finalizer.  Defined in output_api.c.
+ * Thread: any; GIL: held. */
+void
+bnd_output_flush_unreported(bnd_state *st);
+
 /* Describes the pending Outputs of s, what each waits on, and any cycle.
  * Defined in output.c.  Returns a new str.
  * Thread: loop; GIL: held. */

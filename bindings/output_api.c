@@ -1067,52 +1067,71 @@ Output_clear(OutputObject *self)
 
 /* Leaves the pending list, and reports a rejection nobody retrieved when
  * no host collects failures (as asyncio does for Futures). */
-/* Reports self's unretrieved exception: through its loop's exception
- * handler, called soon on the loop (thread-safe: this may run on another
- * thread), or, with no loop to run it (gone or closed), to
- * sys.unraisablehook.  Returns nothing; leaves no exception set. */
-static void
-report_unretrieved(OutputObject *self)
+/* Reports self's unretrieved exception through its loop's exception
+ * handler, called soon on the loop.  Returns 0, or -1 with an exception
+ * set when there is no loop to run it (gone or closed). */
+static int
+report_through_loop(OutputObject *self)
 {
     bnd_state *st = bnd_get_state_by_type(Py_TYPE(self));
     PyObject *ctx = NULL, *handler = NULL, *r = NULL, *loop = NULL;
 
     /* A strong reference: the calls below run Python, which may drop the
      * last other one. */
-    if (self->sched != NULL)
-        (void)bnd_weakref_get(self->sched->loop_ref, &loop);
-    if (loop != NULL) {
-        ctx = Py_BuildValue("{sssO}", "message",
-                            "Output exception was never retrieved",
-                            "exception", self->value);
-        handler = PyObject_GetAttr(loop, st->str_call_exception_handler);
-        if (ctx != NULL && handler != NULL)
-            r = PyObject_CallMethod(loop, "call_soon_threadsafe", "OO",
-                                    handler, ctx);
+    if (self->sched == NULL ||
+        bnd_weakref_get(self->sched->loop_ref, &loop) <= 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "the loop is gone");
+        return -1;
     }
-    Py_XDECREF(loop);
+    ctx = Py_BuildValue("{sssO}", "message",
+                        "Output exception was never retrieved", "exception",
+                        self->value);
+    handler = PyObject_GetAttr(loop, st->str_call_exception_handler);
+    if (ctx != NULL && handler != NULL)
+        r = self->sched->thread_id == PyThread_get_thread_ident()
+                ? PyObject_CallMethodObjArgs(loop, st->str_call_soon,
+                                             handler, ctx, NULL)
+                : PyObject_CallMethod(loop, "call_soon_threadsafe", "OO",
+                                      handler, ctx);
+    Py_DECREF(loop);
     Py_XDECREF(ctx);
     Py_XDECREF(handler);
-    if (r == NULL) {
-        PyErr_Clear();
-        PyErr_SetObject((PyObject *)Py_TYPE(self->value), self->value);
-        PyErr_WriteUnraisable((PyObject *)self);
-    }
     Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
 }
 
-/* A pending call (Py_AddPendingCall): runs on the main thread with the GIL
- * between two bytecodes.  Steals arg, the Output. */
-static int
-report_unretrieved_later(void *arg)
+/* Writes self's unretrieved exception to sys.unraisablehook. */
+static void
+report_unraisable(OutputObject *self)
 {
-    OutputObject *self = (OutputObject *)arg;
-    bnd_exc_state saved = bnd_exc_save();
+    PyErr_SetObject((PyObject *)Py_TYPE(self->value), self->value);
+    PyErr_WriteUnraisable((PyObject *)self);
+}
 
-    report_unretrieved(self);
-    Py_DECREF(self);
+void
+bnd_output_flush_unreported(bnd_state *st)
+{
+    PyObject *list = st->unreported;
+    bnd_exc_state saved;
+
+    assert(PyGILState_Check());
+    if (list == NULL || PyList_GET_SIZE(list) == 0)
+        return;
+    saved = bnd_exc_save();
+    st->unreported = PyList_New(0);
+    if (st->unreported == NULL)
+        PyErr_Clear(); /* finalizers report at once until it exists */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+        OutputObject *o = (OutputObject *)PyList_GET_ITEM(list, i);
+
+        if (report_through_loop(o) < 0) {
+            PyErr_Clear();
+            report_unraisable(o);
+        }
+    }
+    Py_DECREF(list);
     bnd_exc_restore(saved);
-    return 0;
 }
 
 static void
@@ -1131,18 +1150,25 @@ Output_finalize(OutputObject *self)
     if (self->state == OUT_REJECTED &&
         !(self->flags & (OUT_F_OBSERVED | OUT_F_REPORTED)) &&
         (self->sched == NULL || !self->sched->collect_failures)) {
+        bnd_state *st = bnd_get_state_by_type(Py_TYPE(self));
+
         self->flags |= OUT_F_REPORTED;
-        /* No Python runs here: a finalizer runs inside whatever
-         * allocation set off a collection, and the report formats a
-         * traceback, which in 3.11 parses source with ast; re-entering
+        /* The report itself runs from the loop, not from here: a
+         * finalizer can run inside any allocation, and the report formats
+         * a traceback, which in 3.11 parses source with ast; re-entering
          * the AST converter from a collection it triggered corrupts its
          * depth counter ("AST constructor recursion depth mismatch",
-         * python/cpython#106905).  The report runs at the next safe point
-         * instead; the pending call keeps self alive until then. */
-        if (Py_AddPendingCall(report_unretrieved_later,
-                              Py_NewRef((PyObject *)self)) < 0) {
-            Py_DECREF(self); /* the queue is full: report it now */
-            report_unretrieved(self);
+         * python/cpython#106905).  With no loop to run it (gone or
+         * closed), the Output waits in st->unreported, which keeps it
+         * alive, for the next safe point: a scheduler's drain, or the
+         * module's shutdown. */
+        if (report_through_loop(self) < 0) {
+            PyErr_Clear();
+            if (st->unreported == NULL ||
+                PyList_Append(st->unreported, (PyObject *)self) < 0) {
+                PyErr_Clear();
+                report_unraisable(self);
+            }
         }
     }
     bnd_exc_restore(saved);
@@ -1273,6 +1299,10 @@ bnd_output_init(PyObject *module, bnd_state *st)
      * what assigning __name__ does to a heap type; __module__ stays
      * "_outrun". */
     st->OutputType->tp_name = "Output";
+    /* Freed rejections with no loop to report them wait here. */
+    st->unreported = PyList_New(0);
+    if (st->unreported == NULL)
+        return -1;
     if (PyModule_AddObjectRef(module, "Output",
                               (PyObject *)st->OutputType) < 0)
         return -1;

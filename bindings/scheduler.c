@@ -126,6 +126,8 @@ PyDoc_STRVAR(drain_doc,
 static PyObject *
 Scheduler_drain(SchedulerObject *s, PyObject *unused)
 {
+    /* A safe point: freed rejections no loop could report go out here. */
+    bnd_output_flush_unreported(s->st);
     s->draining = 1;
     while (s->ring_count > 0) {
         bnd_ready_entry e = s->ring[s->ring_head];
