@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -32,9 +33,10 @@ LOOPS = pytest.mark.parametrize("new_loop", [
         not HAVE_UVLOOP, reason="uvloop is not installed")),
 ])
 
-# How many loop turns a test waits for Outputs to settle before it calls
-# them stuck.  Generous: only a hang should reach it.
+# How many loop turns, and then seconds, a test waits for Outputs to settle
+# before it calls them stuck.  Generous: only a hang should reach them.
 TURNS = 10_000
+DEADLINE = 60.0
 
 
 def run(new_loop: LoopFactory, main: Callable[[], Awaitable[Any]],
@@ -80,16 +82,28 @@ def facts(o: Output) -> tuple[Any, bool, bool, set[Any]]:
     return value, known, secret, set(deps)
 
 
-async def settle(*outputs: Output, turns: int = TURNS) -> int:
+async def settle(*outputs: Output, turns: int = TURNS,
+                 deadline: float = DEADLINE) -> int:
     """Lets the loop run until none of outputs is pending; returns how many
-    turns that took.  Fails if they are still pending after turns."""
-    for n in range(turns + 1):
-        if all(state(o) != "pending" for o in outputs):
-            return n
-        await asyncio.sleep(0)
-    stuck = [o._peek() for o in outputs if state(o) == "pending"]
-    raise AssertionError(f"{len(stuck)} Outputs still pending after "
-                         f"{turns} loop turns")
+    turns that took.  Outputs settle within a few turns unless they wait
+    on real work (a process, a pool thread), which a loaded machine can
+    make take longer than any number of turns: past turns, the wait goes
+    on in short sleeps up to deadline seconds.  Fails if they are still
+    pending then."""
+    end = time.monotonic() + deadline
+    n = 0
+    while not all(state(o) != "pending" for o in outputs):
+        if n < turns:
+            await asyncio.sleep(0)
+        elif time.monotonic() < end:
+            await asyncio.sleep(0.005)
+        else:
+            stuck = [o._peek() for o in outputs if state(o) == "pending"]
+            raise AssertionError(
+                f"{len(stuck)} Outputs still pending after {turns} loop "
+                f"turns and {deadline} s")
+        n += 1
+    return n
 
 
 async def settled(o: Output) -> tuple[Any, bool, bool, set[Any]]:
