@@ -39,6 +39,10 @@ typedef struct {
     struct rt_pool *pool;       /* started on first use */
     unsigned pool_threads;      /* 0: OUTRUN_THREADS or the default */
     int pool_shut_down;
+    /* When the one grace of shutdown() ends (CLOCK_MONOTONIC seconds); 0
+     * until shutdown() first waits.  Later calls wait no longer than this,
+     * so exit waits out one grace in all however often it is called. */
+    double shutdown_deadline;
     PyInterpreterState *interp; /* for the pool threads' thread states */
     PyObject *job_scheds;       /* weakrefs to schedulers with channels */
     struct spawn_job *spawns;   /* processes in flight (borrowed list) */

@@ -905,23 +905,46 @@ PyDoc_STRVAR(shutdown_doc,
              "running ones\ngiven grace seconds to finish; then settles "
              "every finished job.  A\nPython callable still running after "
              "that is abandoned, so that exit never\nhangs.  Returns the "
-             "number abandoned.  Safe to call twice.");
+             "number abandoned.  Safe to call again: the grace is\ncounted "
+             "from the first call, so a later call waits at most what is "
+             "left\nof it (exit waits out one grace in all).");
+
+/* CLOCK_MONOTONIC in seconds. */
+static double
+monotonic_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static PyObject *
 module_shutdown(PyObject *module, PyObject *args)
 {
     bnd_state *st = bnd_get_state(module);
-    double grace = 5.0, waited = 0;
+    double grace = 5.0, deadline;
     struct rt_pool_stats stats;
     struct rt_pool *pool = st->pool;
 
     if (!PyArg_ParseTuple(args, "|d:shutdown", &grace))
         return NULL;
+    if (!(grace > 0))
+        grace = 0; /* negative or NaN: no wait */
     /* Freed rejections that no loop could report: the last safe point. */
     bnd_output_flush_unreported(st);
     st->pool_shut_down = 1;
     if (pool == NULL)
         return PyLong_FromLong(0);
+    /* One grace in all: the host calls this from Runtime.close, again in
+     * rt_host_shutdown and once more from atexit (issue 11, item 4: each
+     * call waited its own grace, 2 + 2 + 5 s with a callable still
+     * running).  The first call fixes when the grace ends. */
+    deadline = monotonic_s() + grace;
+    if (st->shutdown_deadline == 0)
+        st->shutdown_deadline = deadline;
+    else if (st->shutdown_deadline < deadline)
+        deadline = st->shutdown_deadline;
     /* 1-2. Stop taking jobs; queued ones complete with -ECANCELED, and
      * running processes are killed (their groups get SIGTERM). */
     rt_pool_stop(pool);
@@ -932,10 +955,9 @@ module_shutdown(PyObject *module, PyObject *args)
         struct timespec ts = {0, 5 * 1000 * 1000};
 
         rt_pool_get_stats(pool, &stats);
-        if (stats.running == 0 || waited >= grace)
+        if (stats.running == 0 || monotonic_s() >= deadline)
             break;
         nanosleep(&ts, NULL);
-        waited += 0.005;
     }
     if (stats.running == 0)
         rt_pool_join(pool);
