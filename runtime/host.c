@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,75 +30,217 @@ PyMODINIT_FUNC
 PyInit__outrun(void);
 
 /* ------------------------------------------------------------------ */
-/* Ctrl-C                                                              */
+/* Ctrl-C, SIGTERM and SIGHUP                                          */
 /* ------------------------------------------------------------------ */
 
-/* The first SIGINT is handed to Python's own signal machinery, where the
- * SDK's handler cancels the program's main task so that its cleanup runs.
- * A second SIGINT exits at once, from here, because the loop thread may be
- * stuck in code that never gets back to the interpreter. */
-static volatile sig_atomic_t sigint_count;
+/* The signals that stop a run.  The first is handed to Python's own signal
+ * machinery, where the SDK's handler cancels the program's main task so
+ * that its cleanup runs (exit 128 + the signal's number: 130, 143, 129).
+ * A second one exits at once, from here, because the loop thread may be
+ * stuck in code that never gets back to the interpreter.
+ *
+ * From the start of main() until the SDK arms them (a run begins), the
+ * signals are only counted ("deferred"): a KeyboardInterrupt raised inside
+ * the interpreter's start-up or the SDK's imports gave an internal error,
+ * "Fatal Python error: init_import_site", or a crash in a half-imported
+ * extension (issue 11, item 6).  The run acts on a deferred signal as soon
+ * as its main task exists; one that arrives when no run takes it (another
+ * command, or shutdown) sets the exit code when the host exits. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define N_STOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
+
+static volatile sig_atomic_t signal_count;   /* since armed or deferred */
+static volatile sig_atomic_t signals_armed;  /* passed on to Python */
+static volatile sig_atomic_t deferred_signal; /* first one not passed on */
 
 static void
-on_sigint(int signum)
+on_stop_signal(int signum)
 {
     static const char msg[] = "\noutrun: interrupted again; exiting now\n";
     int saved_errno = errno;
 
-    if (++sigint_count >= 2) {
+    if (++signal_count >= 2) {
         ssize_t unused = write(STDERR_FILENO, msg, sizeof(msg) - 1);
 
         (void)unused;
-        _exit(130);
+        _exit(128 + signum);
     }
-    /* Async-signal-safe: trips Python's handler for SIGINT and writes the
-     * loop's wakeup fd. */
-    PyErr_SetInterruptEx(signum);
+    if (signals_armed) {
+        /* Async-signal-safe: trips Python's handler for signum and writes
+         * the loop's wakeup fd. */
+        PyErr_SetInterruptEx(signum);
+    } else if (deferred_signal == 0) {
+        deferred_signal = signum;
+    }
     errno = saved_errno;
 }
 
-PyDoc_STRVAR(arm_interrupts_doc,
-             "arm_interrupts()\n--\n\n"
-             "Puts the host's SIGINT handler in front of Python's: the first "
-             "Ctrl-C\nruns the Python handler, the second exits with 130 at "
-             "once.  Call it\nafter signal.signal(SIGINT, ...).");
-
-static PyObject *
-host_arm_interrupts(PyObject *module, PyObject *unused)
+static int
+install_stop_handler(int signum)
 {
     struct sigaction sa;
 
-    /* Each run counts its own Ctrl-Cs: a second outrun.run() in one
-     * `outrun python` session starts again from the first. */
-    sigint_count = 0;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+        sigaddset(&sa.sa_mask, stop_signals[i]);
     sa.sa_flags = SA_ONSTACK;
-    if (sigaction(SIGINT, &sa, NULL) < 0)
-        return PyErr_SetFromErrno(PyExc_OSError);
+    return sigaction(signum, &sa, NULL);
+}
+
+/* Before the interpreter starts: count the stop signals instead of letting
+ * them kill the process or reach Python.  A signal ignored at start (a
+ * background job of a shell script) stays ignored, as with python3.
+ * CPython leaves a signal that has a handler of someone else's alone, so
+ * it installs no KeyboardInterrupt handler for SIGINT. */
+static void
+defer_stop_signals(void)
+{
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
+        struct sigaction old;
+
+        if (sigaction(stop_signals[i], NULL, &old) == 0 &&
+            old.sa_handler == SIG_IGN)
+            continue;
+        install_stop_handler(stop_signals[i]);
+    }
+}
+
+/* Parses a sequence of stop signals into numbers; returns how many or -1
+ * with an exception set. */
+static Py_ssize_t
+stop_signals_of(PyObject *seq, int out[N_STOP_SIGNALS])
+{
+    PyObject *fast = PySequence_Fast(seq, "signals must be a sequence");
+    Py_ssize_t n;
+
+    if (fast == NULL)
+        return -1;
+    n = PySequence_Fast_GET_SIZE(fast);
+    if (n > (Py_ssize_t)N_STOP_SIGNALS) {
+        Py_DECREF(fast);
+        PyErr_SetString(PyExc_ValueError, "too many signals");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        bool known = false;
+
+        if (v == -1 && PyErr_Occurred()) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        for (size_t j = 0; j < N_STOP_SIGNALS; j++)
+            known = known || v == stop_signals[j];
+        if (!known) {
+            Py_DECREF(fast);
+            PyErr_Format(PyExc_ValueError,
+                         "%ld is not SIGINT, SIGTERM or SIGHUP", v);
+            return -1;
+        }
+        out[i] = (int)v;
+    }
+    Py_DECREF(fast);
+    return n;
+}
+
+PyDoc_STRVAR(arm_interrupts_doc,
+             "arm_interrupts(signals=(SIGINT,))\n--\n\n"
+             "Puts the host's handler in front of Python's for signals "
+             "(SIGINT, SIGTERM,\nSIGHUP): the first runs the Python handler, "
+             "the second exits with\n128 + its number at once.  Call it "
+             "after signal.signal(sig, ...), with\nthe signals blocked.  "
+             "Returns the number of a signal that arrived before\n(during "
+             "start-up), for the run to act on, or 0.");
+
+static PyObject *
+host_arm_interrupts(PyObject *module, PyObject *args)
+{
+    PyObject *seq = NULL;
+    int sigs[N_STOP_SIGNALS] = {SIGINT};
+    Py_ssize_t n = 1;
+    int pending;
+
+    if (!PyArg_ParseTuple(args, "|O:arm_interrupts", &seq))
+        return NULL;
+    if (seq != NULL && (n = stop_signals_of(seq, sigs)) < 0)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (install_stop_handler(sigs[i]) < 0)
+            return PyErr_SetFromErrno(PyExc_OSError);
+    /* Each run counts its own Ctrl-Cs: a second outrun.run() in one
+     * `outrun python` session starts again from the first.  A signal
+     * deferred during start-up is this run's first. */
+    pending = deferred_signal;
+    deferred_signal = 0;
+    if (pending == 0)
+        signal_count = 0;
+    signals_armed = 1;
+    return PyLong_FromLong(pending);
+}
+
+PyDoc_STRVAR(defer_interrupts_doc,
+             "defer_interrupts(signals)\n--\n\n"
+             "After a run: the host's handler counts signals again without "
+             "passing them\nto Python (a second still exits at once); one "
+             "that arrives sets the exit\ncode when the host exits.");
+
+static PyObject *
+host_defer_interrupts(PyObject *module, PyObject *seq)
+{
+    int sigs[N_STOP_SIGNALS];
+    Py_ssize_t n = stop_signals_of(seq, sigs);
+
+    if (n < 0)
+        return NULL;
+    signals_armed = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (install_stop_handler(sigs[i]) < 0)
+            return PyErr_SetFromErrno(PyExc_OSError);
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(interrupt_count_doc,
              "interrupt_count()\n--\n\n"
-             "How many SIGINTs the host has seen since arm_interrupts().");
+             "How many stop signals the host has seen since "
+             "arm_interrupts().");
 
 static PyObject *
 host_interrupt_count(PyObject *module, PyObject *unused)
 {
-    return PyLong_FromLong((long)sigint_count);
+    return PyLong_FromLong((long)signal_count);
 }
 
+/* Stops passing signals to Python, which is about to finalise; the
+ * handler goes on counting them, so that a second one still exits at once
+ * and a first one sets the exit code (never an exit by the signal itself,
+ * -2 for a double Ctrl-C before). */
 static void
 disarm_interrupts(void)
 {
-    signal(SIGINT, SIG_DFL);
+    signals_armed = 0;
+}
+
+/* The exit code once a deferred signal is taken into account. */
+static int
+exit_code_after_signals(int code)
+{
+    int sig = deferred_signal;
+
+    if (sig == 0)
+        return code;
+    fprintf(stderr, "outrun: %s\n",
+            sig == SIGINT ? "interrupted" : sig == SIGTERM ? "stopped by SIGTERM"
+                                                           : "stopped by SIGHUP");
+    return 128 + sig;
 }
 
 static PyMethodDef host_methods[] = {
-    {"arm_interrupts", host_arm_interrupts, METH_NOARGS,
+    {"arm_interrupts", host_arm_interrupts, METH_VARARGS,
      arm_interrupts_doc},
+    {"defer_interrupts", host_defer_interrupts, METH_O,
+     defer_interrupts_doc},
     {"interrupt_count", host_interrupt_count, METH_NOARGS,
      interrupt_count_doc},
     {NULL, NULL, 0, NULL},
@@ -355,8 +498,9 @@ stop_native_work(void)
  * program's leftover tasks, stopped the pool while the loop could still
  * take its last completions, and closed the loop before it returned.
  *
- *   1. Stop taking signals: a Ctrl-C from here on ends the process the
- *      ordinary way instead of calling into a dying interpreter.
+ *   1. Stop passing signals to Python: a stop signal from here on is
+ *      only counted (a second exits at once) instead of calling into a
+ *      dying interpreter; one that came sets the exit code at the end.
  *   2. Stop the native work that calls into Python (stop_native_work; a
  *      second time does nothing): after this no pool thread asks for the
  *      GIL, which after finalisation would hang.
@@ -371,7 +515,7 @@ rt_host_shutdown(int code)
     stop_native_work();
     if (Py_FinalizeEx() < 0 && code == 0)
         code = 120;
-    return code;
+    return exit_code_after_signals(code);
 }
 
 int
@@ -381,6 +525,9 @@ rt_host_main(const struct rt_host_plan *plan)
     PyStatus status;
     int code;
 
+    /* `outrun python` is python3: KeyboardInterrupt as usual. */
+    if (plan->command != RT_CMD_PYTHON)
+        defer_stop_signals();
     if (rt_host_register_builtins() < 0) {
         fputs("outrun: out of memory\n", stderr);
         return 1;

@@ -1,10 +1,16 @@
 """Exit with work in flight, and the signals that end a run: one shutdown
-grace in all (issue 11, item 4)."""
+grace in all (issue 11, item 4); SIGTERM and SIGHUP stop a run as the
+first Ctrl-C does, and kill every child (item 5); Ctrl-C during start-up
+exits 130 cleanly, once or twice (item 6)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
+
 import pytest
-from hostrun import OUTRUN
+from hostrun import OUTRUN, PROMPT, host_env
 
 # The host's shutdown grace for Python callables still running at exit.
 GRACE = 2.0
@@ -28,3 +34,104 @@ def test_exit_with_a_call_in_flight_waits_one_grace(start, program, mode,
 
     assert code == want, stderr
     assert "internal error" not in stderr, stderr
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (or is a zombie no one reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
+    """Waits (bounded) for pids to go; returns those still alive."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if not _gone(p)]
+        if not alive:
+            return []
+        time.sleep(0.05)
+    return [p for p in pids if not _gone(p)]
+
+
+@pytest.mark.parametrize(("sig", "want", "message"), [
+    (signal.SIGTERM, 143, "outrun: stopped by SIGTERM"),
+    (signal.SIGHUP, 129, "outrun: stopped by SIGHUP"),
+    (signal.SIGINT, 130, "outrun: interrupted"),
+])
+def test_a_stop_signal_cleans_up_and_kills_every_child(start, program,
+                                                       tmp_path, sig, want,
+                                                       message):
+    pidfile = tmp_path / "pids"
+    run = start([OUTRUN, "run", program("children.py"), pidfile])
+    run.expect("READY")
+    pids = [int(p) for p in pidfile.read_text().split()]
+    assert len(pids) == 3
+
+    run.proc.send_signal(sig)
+    code, _, stderr = run.finish(timeout=PROMPT)
+
+    assert code == want, stderr
+    assert message in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert _wait_gone(pids) == [], "children outlived the host"
+
+
+def _signal_caught(pid: int, sig: int) -> bool:
+    """Whether pid has a handler for sig (its main() has started)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except FileNotFoundError:
+        pass
+    return False
+
+
+# Delays after the host's main() started, across its whole start-up: the
+# interpreter's initialisation, site, the SDK's imports and the program's.
+STARTUP_DELAYS = [i * 0.3 / 20 for i in range(20)]
+
+
+def _interrupt_during_startup(tmp_path, delay: float, times: int) -> None:
+    prog = tmp_path / "prog.py"
+    prog.write_text("import asyncio\nimport outrun\n"
+                    "await asyncio.sleep(60)\n")
+    proc = subprocess.Popen(
+        [OUTRUN, "run", prog], cwd=tmp_path, env=host_env(),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(  # noqa: PLW1509
+            signal.SIGINT, signal.SIG_DFL))
+    try:
+        # A signal that comes before the process's first instruction (while
+        # the dynamic loader maps libpython) is the kernel's to act on.
+        deadline = time.monotonic() + PROMPT
+        while (not _signal_caught(proc.pid, signal.SIGINT)
+               and proc.poll() is None and time.monotonic() < deadline):
+            time.sleep(0.0005)
+        time.sleep(delay)
+        for _ in range(times):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+        _, stderr = proc.communicate(timeout=PROMPT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, (delay, proc.returncode, stderr)
+    for bad in ("Traceback", "internal error", "Fatal Python error"):
+        assert bad not in stderr, (delay, stderr)
+
+
+@pytest.mark.parametrize("delay", STARTUP_DELAYS)
+def test_ctrl_c_during_start_up_exits_130_cleanly(tmp_path, delay):
+    _interrupt_during_startup(tmp_path, delay, 1)
+
+
+@pytest.mark.parametrize("delay", STARTUP_DELAYS)
+def test_double_ctrl_c_during_start_up_exits_130(tmp_path, delay):
+    _interrupt_during_startup(tmp_path, delay, 2)
