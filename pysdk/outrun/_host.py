@@ -42,6 +42,10 @@ ASYNCIO_RUN_MESSAGE = (
 )
 
 
+# The signals that stop a run inside the host, all the way Ctrl-C does.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class UsageError(Exception):
     """A mistake in how outrun was invoked; exit code 2."""
 
@@ -61,6 +65,12 @@ class Runtime:
         self.tracked: set[asyncio.Future[Any]] = set()
         self.failed: list[BaseException] = []
         self.interrupted = False
+        # The stop signal that interrupted the run (SIGINT, SIGTERM or
+        # SIGHUP), 0 before one; its exit code is 128 + the number.
+        self.signal = 0
+        # A stop signal that came during start-up, for the run to act on
+        # once its main task exists.
+        self.pending_signal = 0
         self.sched: Any = None
         self.debug_pending: float | None = None
         # outrun run's stall watchdog, if on: the engine beats it while a
@@ -164,31 +174,77 @@ class Runtime:
     # Ctrl-C ----------------------------------------------------------------
 
     def install_interrupts(self) -> Callable[[], None]:
-        """Routes SIGINT to this run; returns a function that undoes it."""
+        """Routes SIGINT (and, inside the host, SIGTERM and SIGHUP) to this
+        run; returns a function that undoes it."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-            # Started with SIGINT ignored (a background job of a shell
-            # script, say): python3 leaves it ignored, and so does a run.
-            return lambda: None
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
         try:
             import _outrun_host
         except ImportError:
-            pass
-        else:
-            # The host's C handler goes in front: a second Ctrl-C exits at
-            # once even when the loop thread is stuck in native code.
-            _outrun_host.arm_interrupts()
+            _outrun_host = None
+        wanted = (signal.SIGINT,) if _outrun_host is None else STOP_SIGNALS
+        # Started with a signal ignored (a background job of a shell
+        # script, say): python3 leaves it ignored, and so does a run.
+        sigs = [s for s in wanted if signal.getsignal(s) is not signal.SIG_IGN]
+        if not sigs:
+            return lambda: None
+        # Blocked while the handlers change hands, so that none lands
+        # between Python's handler and the host's.
+        signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+        try:
+            previous = {s: signal.signal(s, self._on_sigint) for s in sigs}
+            if _outrun_host is not None:
+                # The host's C handler goes in front: a second signal exits
+                # at once even when the loop thread is stuck in native
+                # code.  A signal of the start-up is this run's first.
+                self.pending_signal = _outrun_host.arm_interrupts(sigs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
 
         def restore() -> None:
-            signal.signal(signal.SIGINT, previous)
+            signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+            try:
+                # None: the host's handler was there before the run.  Python
+                # keeps SIG_DFL in its own table for it, which finalisation
+                # leaves alone (it resets a signal with a Python handler to
+                # SIG_DFL, and a second Ctrl-C then killed the host: -2);
+                # defer_interrupts puts the host's handler back in front.
+                for s, handler in previous.items():
+                    signal.signal(s, signal.SIG_DFL if handler is None
+                                  else handler)
+                host_held = [s for s, h in previous.items() if h is None]
+                if host_held and _outrun_host is not None:
+                    _outrun_host.defer_interrupts(host_held)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
 
         return restore
 
+    def take_pending_signal(self) -> None:
+        """Acts on a stop signal that came during start-up, once the main
+        task exists: the program is cancelled before it starts."""
+        signum, self.pending_signal = self.pending_signal, 0
+        if signum:
+            self._on_sigint(signum, None)
+
+    def exit_code_interrupted(self) -> int:
+        """The exit code of an interrupted run: 128 + the signal's number
+        (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP)."""
+        return 128 + (self.signal or signal.SIGINT)
+
+    def report_interrupted(self) -> None:
+        """Says on stderr how the run was stopped."""
+        sig = self.signal or signal.SIGINT
+        what = ("interrupted" if sig == signal.SIGINT
+                else f"stopped by {signal.Signals(sig).name}")
+        print(f"outrun: {what}", file=sys.stderr)
+
     def _on_sigint(self, signum: int, frame: types.FrameType | None) -> None:
+        """The first stop signal (Ctrl-C, SIGTERM, SIGHUP) of the run."""
         first = not self.interrupted
         self.interrupted = True
+        if not self.signal:
+            self.signal = signum
         task = self.main_task
         if not first or task is None or task.done():
             raise KeyboardInterrupt
@@ -425,6 +481,7 @@ def _run_standalone(aw: Awaitable[T]) -> T:
     restore = rt.install_interrupts()
     try:
         rt.main_task = loop.create_task(whole())
+        rt.take_pending_signal()
         try:
             return loop.run_until_complete(rt.main_task)
         except asyncio.CancelledError:
@@ -547,6 +604,7 @@ def run_program(options: dict[str, Any],
     try:
         rt.main_task = loop.create_task(
             (program_main or _program_main)(rt, code, module))
+        rt.take_pending_signal()
         exit_code = _finish(rt)
     finally:
         # Ctrl-C stays routed to the run while the leftover tasks run their
@@ -586,12 +644,12 @@ def _finish(rt: Runtime) -> int:
     except SystemExit as exc:
         return exit_code_of(exc)
     except KeyboardInterrupt:
-        print("outrun: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        rt.report_interrupted()
+        return rt.exit_code_interrupted()
     except asyncio.CancelledError:
         if rt.interrupted:
-            print("outrun: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            rt.report_interrupted()
+            return rt.exit_code_interrupted()
         print("outrun: the program's main task was cancelled",
               file=sys.stderr)
         return EXIT_FAILED
@@ -604,8 +662,8 @@ def _finish(rt: Runtime) -> int:
                 report_failure(other)
         return EXIT_FAILED
     if rt.interrupted:
-        print("outrun: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        rt.report_interrupted()
+        return rt.exit_code_interrupted()
     if rt.failed:
         for exc in rt.failed:
             report_failure(exc)
@@ -622,8 +680,8 @@ def _close(rt: Runtime, exit_code: int, stop_pool: bool = True) -> int:
         rt.close(stop_pool=stop_pool)
     except KeyboardInterrupt:
         if not interrupted_before:
-            print("outrun: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+            rt.report_interrupted()
+        return rt.exit_code_interrupted()
     except SystemExit as exc:
         return exit_code_of(exc)
     return exit_code
