@@ -2,12 +2,16 @@
 
 Under ``outrun up`` / ``preview`` they appear among the run's events (and
 as JSON events with ``--json``); elsewhere they go to standard error.
+Either way, the plaintext of every secret the run knows is shown as
+``[secret]``.
 """
 
 from __future__ import annotations
 
 import sys
 from typing import Any
+
+from outrun._engine import secrets as _secrets
 
 
 def _emit(level: str, msg: str, resource: Any = None) -> None:
@@ -25,7 +29,8 @@ def _emit(level: str, msg: str, resource: Any = None) -> None:
         return
     if level == "debug":
         return
-    print(f"{level}: {msg}", file=sys.stderr, flush=True)
+    # Under a run the display masks secrets; here, this does.
+    print(_secrets.mask(f"{level}: {msg}"), file=sys.stderr, flush=True)
 
 
 def debug(msg: str, resource: Any = None, stream_id: int | None = None,

@@ -17,6 +17,7 @@ from typing import Any
 
 from outrun import _engine
 from outrun._engine import deployment as deployment_mod
+from outrun._engine import secrets as secrets_mod
 from outrun._engine import state as state_mod
 
 # At most this many provider operations run at once unless --parallel says
@@ -290,7 +291,10 @@ def _run(kind: str, args: argparse.Namespace, stack: str, project: Project,
         "keep_pool": True,
     }
     try:
-        exit_code = _host.run_program(run_options, program_main=code_main)
+        # What the run writes to stdout and stderr (tracebacks, messages,
+        # the program's prints) masks the secrets it knows (secrets.py).
+        with secrets_mod.masked_streams():
+            exit_code = _host.run_program(run_options, program_main=code_main)
     finally:
         display.close()
         if run_id is not None:

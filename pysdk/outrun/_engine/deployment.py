@@ -41,6 +41,7 @@ from _outrun import scan_inputs as _scan_inputs
 
 from outrun import _engine
 from outrun._engine import plan
+from outrun._engine import secrets as _secrets
 from outrun._engine.state import ResourceState, StateError
 from outrun.dynamic import DiffResult, ResourceProvider
 
@@ -570,6 +571,7 @@ class Deployment:
                 value = UNKNOWN
             if is_secret:
                 secret.append(key)
+                _secrets.add(value)
             inputs[key] = value
         step.watched = None
         step.props = None

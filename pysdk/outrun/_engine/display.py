@@ -115,8 +115,10 @@ Counters the tests read (they count, never time): PlainDisplay.same_count
 and .timers (flush timers scheduled), LiveDisplay.redraws (blocks drawn)
 and .timers (redraw timers scheduled).
 
-Secrets never reach the display: the engine passes only names, types,
-ops and messages.
+Secrets: the engine passes only names, types, ops and messages, and
+every write masks the plaintext of each secret the run knows as
+"[secret]" (outrun._engine.secrets; in the live view, before a row is
+clipped, so that no piece of one shows).
 """
 from __future__ import annotations
 
@@ -130,6 +132,8 @@ import sys
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
+
+from outrun._engine import secrets as _secrets
 
 __all__ = [
     "Display",
@@ -306,7 +310,9 @@ class Display:
         self.stream = stream
         self.color = color
         self.header = _HEADER[kind].format(stack=stack, project=project)
-        self._write = stream.write
+        # Every write masks the plaintext of the secrets the run knows
+        # (secrets.py): the one place all three modes go through.
+        self._write = _secrets.masking(stream.write)
         self._debug = os.environ.get("OUTRUN_LOG") == "debug"
         self._finished = False
         self._closed = False
@@ -732,6 +738,8 @@ class LiveDisplay(Display):
         return lines
 
     def _clip(self, text: str, width: int) -> str:
+        # Masked before it is cut, so that no piece of a secret shows.
+        text = _secrets.mask(text)
         if len(text) > width:
             text = text[:width - len(self._more)] + self._more
         return text

@@ -99,6 +99,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from outrun._engine import secrets as _secrets
 
 
 @dataclass(slots=True)
@@ -415,6 +416,8 @@ class _Sealer:
         )
 
     def seal(self, value: Any) -> dict[str, str]:
+        # A secret the run writes is one it knows: masked in its output.
+        _secrets.add(value)
         return {_SECRET_TAG: self.seal_bytes(_encode(value).encode())}
 
 
@@ -809,7 +812,7 @@ class Store:
             return sealed  # Stored before it became a secret.
         sealer = self._sealer(stack)
         try:
-            return _decode(sealer.open_bytes(sealed[_SECRET_TAG]).decode())
+            value = _decode(sealer.open_bytes(sealed[_SECRET_TAG]).decode())
         except _unopened() as e:
             raise CorruptStateError(
                 f"the secret {what} of stack '{stack}' in {self.path} does "
@@ -818,6 +821,9 @@ class Store:
                 "stack. Restore the file from a backup, or set the value "
                 "again"
             ) from None
+        # A secret the run reads is one it knows: masked in its output.
+        _secrets.add(value)
+        return value
 
     def _open_secrets(
         self, stack: str, values: dict[str, Any], keys: frozenset[str],
