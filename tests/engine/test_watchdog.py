@@ -21,7 +21,7 @@ SLEEPY = """
     from outrun.providers.random import RandomString
 
     RandomString("before", length=8)
-    time.sleep(0.6)  # the stall
+    time.sleep(1.5)  # the stall
     RandomString("after", length=8)
 """
 

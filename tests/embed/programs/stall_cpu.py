@@ -1,4 +1,4 @@
-"""Keeps the loop thread computing for 0.6 s inside a function that the
+"""Keeps the loop thread computing for 1.5 s inside a function that the
 program's main coroutine calls."""
 
 # ruff: noqa: F704, PLE1142
@@ -14,7 +14,7 @@ def crunch(seconds: float) -> int:
 
 
 async def main() -> None:
-    crunch(0.6)
+    crunch(1.5)
 
 
 await main()

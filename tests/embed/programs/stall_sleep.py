@@ -4,5 +4,5 @@ stderr (after the stall, so the warning must come first)."""
 import sys
 import time
 
-time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 0.6)  # stall: sleep
+time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 1.5)  # stall: sleep
 print("after the stall", file=sys.stderr, flush=True)

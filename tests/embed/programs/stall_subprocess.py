@@ -10,7 +10,7 @@ import outrun
 
 
 async def deploy() -> None:
-    subprocess.run(["sleep", "0.6"], check=True)  # stall: subprocess
+    subprocess.run(["sleep", "1.5"], check=True)  # stall: subprocess
 
 
 outrun.run(deploy)

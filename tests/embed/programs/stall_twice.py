@@ -7,9 +7,9 @@ import asyncio
 import sys
 import time
 
-time.sleep(0.6)  # stall: first
+time.sleep(1.5)  # stall: first
 await asyncio.sleep(0.1)
-time.sleep(0.6)  # stall: second
+time.sleep(1.5)  # stall: second
 if sys.argv[1:] == ["raise"]:
     raise RuntimeError("failed after stalling")
 sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
