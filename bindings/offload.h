@@ -39,7 +39,8 @@ bnd_sched_channel(SchedulerObject *s);
 /* Submits job (work set, job->finish set) for s: the pool runs it and the
  * loop settles it.  On failure the job is not submitted (the caller
  * frees it) and -1 is returned with an exception set.
- * Thread: loop; GIL: held (released while the queue is full). */
+ * Never waits: a full queue takes the job past its cap.
+ * Thread: loop; GIL: held. */
 int
 bnd_job_submit(bnd_state *st, SchedulerObject *s, bnd_job *job);
 

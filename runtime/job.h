@@ -20,6 +20,7 @@
 
 struct rt_job;
 struct rt_channel;
+struct rt_pool;
 
 typedef void (*rt_job_fn)(struct rt_job *job);
 
@@ -36,5 +37,7 @@ struct rt_job {
     uint32_t flags;             /* RT_JOB_* */
     /* Owned by the pool and the channel; zero them before submitting. */
     struct rt_job *next;
+    struct rt_job *prev;  /* the pool's queue only */
+    struct rt_pool *pool; /* the pool whose queue holds it, while queued */
     int state;
 };

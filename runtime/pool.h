@@ -48,6 +48,16 @@ rt_pool_submit(struct rt_pool *pool, struct rt_job *job);
 int
 rt_pool_try_submit(struct rt_pool *pool, struct rt_job *job);
 
+/* As rt_pool_submit, but never waits: when the queue is full, the job
+ * joins it anyway, past the cap.  For a submitter that must never block,
+ * the event loop's thread, whose jobs are in memory already (linking one
+ * more costs nothing); the cap still holds back rt_pool_submit's callers,
+ * which wait until the queue is down to half of it.  Counted in
+ * over_cap.  Returns 0, or -ESHUTDOWN after rt_pool_stop.
+ * Thread: any; GIL: any; no Python API. */
+int
+rt_pool_submit_nowait(struct rt_pool *pool, struct rt_job *job);
+
 /* Cancels a job that has not started: it completes with -ECANCELED
  * (posted to its channel; done runs as for any job).  Returns 0, or -EBUSY
  * when the job is executing or has finished (it completes normally).
@@ -84,6 +94,10 @@ struct rt_pool_stats {
     /* Times a submitter found the queue full and waited for room (a test
      * waits for this to know rt_pool_submit is blocked, not just slow). */
     unsigned long long submit_waits;
+    /* Jobs rt_pool_submit_nowait queued past a full queue, and the most
+     * jobs ever queued at once. */
+    unsigned long long over_cap;
+    size_t peak_queued;
 };
 
 /* Thread: any; GIL: any; no Python API. */

@@ -664,6 +664,62 @@ START_TEST(pool_stop_releases_waiting_submitter)
 }
 END_TEST
 
+/* The loop thread's submit: with the only worker held at the gate and
+ * the queue at its cap, rt_pool_submit_nowait queues past the cap at once
+ * instead of waiting (issue 11, item 13: the loop froze while it waited
+ * for room); cancel unlinks from the head, the middle and the tail of
+ * that long queue; every job completes exactly once, in order. */
+START_TEST(pool_submit_nowait_queues_past_the_cap)
+{
+    enum { CAP = 4, N = 40 };
+    struct test_job blocker, extra, jobs[N];
+    atomic_uint order = 0;
+    struct rt_pool_stats st;
+    unsigned i, ran = 0;
+
+    ck_assert_int_eq(rt_pool_new(1, CAP, NULL, &pool), 0);
+    test_job_init(&blocker, ch, &gate, 0);
+    ck_assert_int_eq(rt_pool_submit(pool, &blocker.job), 0);
+    gate_wait_entered(&gate, 1);
+    for (i = 0; i < N; i++) {
+        test_job_init(&jobs[i], ch, NULL, 0);
+        jobs[i].order = &order;
+        /* The gate is closed: a submit that waited for room would never
+         * return. */
+        ck_assert_int_eq(rt_pool_submit_nowait(pool, &jobs[i].job), 0);
+    }
+    st = stats();
+    ck_assert_uint_eq(st.queued, N);
+    ck_assert_uint_eq(st.peak_queued, N);
+    ck_assert_uint_eq(st.over_cap, N - CAP);
+    ck_assert_uint_eq(st.submit_waits, 0);
+    /* A submitter that can wait is still held back. */
+    test_job_init(&extra, ch, NULL, 0);
+    ck_assert_int_eq(rt_pool_try_submit(pool, &extra.job), -EAGAIN);
+
+    ck_assert_int_eq(rt_pool_cancel(pool, &jobs[0].job), 0);
+    ck_assert_int_eq(rt_pool_cancel(pool, &jobs[N / 2].job), 0);
+    ck_assert_int_eq(rt_pool_cancel(pool, &jobs[N - 1].job), 0);
+    complete_n(ch, 3);
+    ck_assert_uint_eq(stats().queued, N - 3);
+
+    gate_open(&gate);
+    complete_n(ch, 1 + N - 3);
+    for (i = 0; i < N; i++) {
+        bool cancelled = i == 0 || i == N / 2 || i == N - 1;
+
+        ck_assert_int_eq(jobs[i].done, 1);
+        ck_assert_int_eq(atomic_load(&jobs[i].ran), cancelled ? 0 : 1);
+        if (!cancelled)
+            ck_assert_uint_eq(jobs[i].ran_as, ran++);
+    }
+    st = stats();
+    ck_assert_uint_eq(st.completed, N + 1);
+    ck_assert_uint_eq(st.cancelled, 3);
+    ck_assert_uint_eq(st.submit_waits, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Hooks, GIL batches, concurrency                                     */
 /* ------------------------------------------------------------------ */
@@ -934,6 +990,7 @@ pool_suite(void)
     tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
     tcase_add_test(tc, pool_submit_waits_for_room);
     tcase_add_test(tc, pool_stop_releases_waiting_submitter);
+    tcase_add_test(tc, pool_submit_nowait_queues_past_the_cap);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("hooks");
