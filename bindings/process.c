@@ -12,9 +12,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../runtime/spawn.h"
@@ -29,7 +32,14 @@ typedef struct spawn_job {
     int has_input;
     double timeout;
     double kill_grace;
+    /* The eventfd that tells a running process to end: made on the pool
+     * thread when the process is about to start and closed there when it
+     * has ended (a call waiting in the queue, or finished, holds no
+     * descriptor); -1 otherwise.  Written and read under fd_lock.
+     * cancelled is set before cancel_spawn takes the lock, so that a job
+     * that makes its fd after a cancel sees it. */
     int cancel_fd;
+    atomic_bool cancelled;
     PyObject *on_output; /* callable or NULL */
     int rc;
     struct rt_spawn_result res;
@@ -197,7 +207,121 @@ on_line(void *ctx, int stream, const char *line, size_t len)
     rt_channel_post(job->base.job.channel, &ev->job);
 }
 
-/* Pool thread, no GIL. */
+/* ------------------------------------------------------------------ */
+/* Waiting for file descriptors (pool threads)                         */
+/* ------------------------------------------------------------------ */
+
+/* A process takes about seven descriptors while it starts (three pipes,
+ * /dev/null, a pidfd, the cancel eventfd) and keeps four or five while it
+ * runs; 64 pool threads starting processes at once need more than a soft
+ * limit of 256 allows.  Running out must not fail a call the program has
+ * made already (issue 11, item 13: at ulimit -n 256 the 195th call
+ * failed, and 177 calls started before it failed with EMFILE).
+ *
+ * So starting a process is admitted, as in TCP's congestion control: a
+ * start that gets EMFILE or ENFILE before its process runs sets the limit
+ * to the number of processes of ours that hold descriptors now, and waits
+ * until one of them ends and it is admitted again; each process that
+ * ends after starting well raises the limit by one.  Only admitted jobs
+ * try, so a process that ends lets one waiter in instead of every waiter
+ * retrying.  With none of ours holding descriptors, waiting cannot help
+ * (they are held elsewhere): the call fails with the error. */
+static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fd_freed = PTHREAD_COND_INITIALIZER;
+static unsigned fd_holders;                 /* admitted jobs */
+static unsigned fd_limit;                   /* 0: no limit known */
+static _Atomic unsigned long long fd_waits; /* for tests: waits, ever */
+
+/* How long a waiting job sleeps at most before it looks at its cancel
+ * flag again. */
+#define FD_WAIT_MS 50
+
+static bool
+out_of_fds(int rc)
+{
+    return rc == -EMFILE || rc == -ENFILE;
+}
+
+/* Waits until the job may try to start its process, and counts it as
+ * holding descriptors.  Returns false, not admitted, once the job is
+ * cancelled. */
+static bool
+fd_admit(spawn_job *job)
+{
+    bool waited = false, admitted = false;
+
+    pthread_mutex_lock(&fd_lock);
+    for (;;) {
+        struct timespec until;
+
+        if (atomic_load(&job->cancelled))
+            break;
+        if (fd_limit == 0 || fd_holders < fd_limit) {
+            fd_holders++;
+            admitted = true;
+            break;
+        }
+        waited = true;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += FD_WAIT_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&fd_freed, &fd_lock, &until);
+    }
+    pthread_mutex_unlock(&fd_lock);
+    if (waited)
+        fd_waits++;
+    return admitted;
+}
+
+/* Gives the job its cancel eventfd (fd_lock held so that cancel_spawn
+ * never writes to a number that has been closed and reused).  Returns 0
+ * or a negative errno: -ECANCELED when it was cancelled already. */
+static int
+fd_open_cancel(spawn_job *job)
+{
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+    if (fd < 0)
+        return -errno;
+    pthread_mutex_lock(&fd_lock);
+    job->cancel_fd = fd;
+    pthread_mutex_unlock(&fd_lock);
+    return atomic_load(&job->cancelled) ? -ECANCELED : 0;
+}
+
+/* The job's attempt ended with rc: closes its cancel eventfd (its other
+ * descriptors are closed already).  Returns true when it should try
+ * again (it ran out, and another process of ours holds descriptors it
+ * will give back). */
+static bool
+fd_release(spawn_job *job, int rc)
+{
+    bool again = false;
+
+    pthread_mutex_lock(&fd_lock);
+    if (job->cancel_fd >= 0) {
+        close(job->cancel_fd);
+        job->cancel_fd = -1;
+    }
+    fd_holders--;
+    if (out_of_fds(rc)) {
+        if (fd_holders > 0) {
+            fd_limit = fd_holders;
+            again = true;
+        }
+    } else if (rc == 0 && fd_limit != 0) {
+        fd_limit++;
+    }
+    pthread_cond_broadcast(&fd_freed);
+    pthread_mutex_unlock(&fd_lock);
+    return again;
+}
+
+/* Pool thread, no GIL.  Runs the process; a job cancelled before its
+ * process starts completes with -ECANCELED, as one still in the queue. */
 static void
 spawn_work(struct rt_job *rj)
 {
@@ -212,10 +336,25 @@ spawn_work(struct rt_job *rj)
         .kill_grace = job->kill_grace,
         .on_line = job->on_output != NULL ? on_line : NULL,
         .ctx = job,
-        .cancel_fd = job->cancel_fd,
     };
 
-    job->rc = rt_spawn_run(&opts, &job->res);
+    for (;;) {
+        if (!fd_admit(job)) {
+            rj->status = -ECANCELED;
+            return;
+        }
+        job->rc = fd_open_cancel(job);
+        if (job->rc == 0) {
+            opts.cancel_fd = job->cancel_fd;
+            job->rc = rt_spawn_run(&opts, &job->res);
+        }
+        if (!fd_release(job, job->rc))
+            break;
+    }
+    if (job->rc == -ECANCELED) {
+        job->rc = 0;
+        rj->status = -ECANCELED;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -249,6 +388,15 @@ spawn_finish(bnd_job *base)
     unlink_job(job);
     if (base->job.status == -ECANCELED) {
         exc = PyObject_CallNoArgs(st->cancelled_error);
+    } else if (out_of_fds(job->rc)) {
+        /* fd_wait found none of our processes running to give
+         * descriptors back. */
+        exc = PyObject_CallFunction(
+            PyExc_OSError, "isN", -job->rc,
+            "too many open files to start a process, and none of the "
+            "program's processes is running to give some back; close "
+            "files the program keeps open, or raise the limit (ulimit -n)",
+            PyUnicode_DecodeFSDefault(job->argv[0]));
     } else if (job->rc < 0) {
         errno = -job->rc;
         exc = PyObject_CallFunction(PyExc_OSError, "isN", -job->rc,
@@ -292,8 +440,6 @@ spawn_free(bnd_job *base)
     free_strv(job->envp);
     free(job->cwd);
     free(job->input);
-    if (job->cancel_fd >= 0)
-        close(job->cancel_fd);
     rt_spawn_result_clear(&job->res);
     Py_XDECREF(job->on_output);
 }
@@ -341,6 +487,7 @@ module_spawn(PyObject *module, PyObject *args, PyObject *kwargs)
         return PyErr_NoMemory();
     job->st = st;
     job->cancel_fd = -1;
+    atomic_init(&job->cancelled, false);
     job->kill_grace = kill_grace;
     job->base.job.work = spawn_work;
     job->base.finish = spawn_finish;
@@ -406,11 +553,6 @@ module_spawn(PyObject *module, PyObject *args, PyObject *kwargs)
         }
         job->on_output = Py_NewRef(on_output);
     }
-    job->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (job->cancel_fd < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
-        goto error;
-    }
     out = bnd_job_submit_output(st, s, &job->base);
     if (out == NULL)
         goto error;
@@ -425,17 +567,25 @@ error:
     return NULL;
 }
 
-/* Asks a running process to end (its group gets SIGTERM, then SIGKILL). */
+/* Asks a running process to end (its group gets SIGTERM, then SIGKILL);
+ * one that has not started never starts. */
 static void
 cancel_spawn(spawn_job *job)
 {
     uint64_t one = 1;
     ssize_t n;
+    int fd;
 
-    if (job->cancel_fd < 0)
-        return;
-    n = write(job->cancel_fd, &one, sizeof(one));
-    (void)n;
+    /* Set before the lock is taken: a pool thread that makes its fd
+     * after this sees the flag (fd_open_cancel). */
+    atomic_store(&job->cancelled, true);
+    pthread_mutex_lock(&fd_lock);
+    fd = job->cancel_fd;
+    if (fd >= 0) {
+        n = write(fd, &one, sizeof(one));
+        (void)n;
+    }
+    pthread_mutex_unlock(&fd_lock);
     if (job->base.sched->st->pool != NULL)
         (void)rt_pool_cancel(job->base.sched->st->pool, &job->base.job);
 }
@@ -484,12 +634,25 @@ module_kill_processes(PyObject *module, PyObject *unused)
     return PyLong_FromLong(bnd_process_kill_all(bnd_get_state(module)));
 }
 
+PyDoc_STRVAR(fd_waits_doc,
+             "_fd_waits()\n--\n\n"
+             "For tests: how many times a process waited for another to give "
+             "file\ndescriptors back before it could start (in this process, "
+             "ever).");
+
+static PyObject *
+module_fd_waits(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromUnsignedLongLong(atomic_load(&fd_waits));
+}
+
 static PyMethodDef process_functions[] = {
     {"spawn", (PyCFunction)(void (*)(void))module_spawn,
      METH_VARARGS | METH_KEYWORDS, spawn_doc},
     {"cancel", module_cancel, METH_O, cancel_doc},
     {"kill_processes", module_kill_processes, METH_NOARGS,
      kill_processes_doc},
+    {"_fd_waits", module_fd_waits, METH_NOARGS, fd_waits_doc},
     {NULL, NULL, 0, NULL},
 };
 
