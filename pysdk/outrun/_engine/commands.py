@@ -175,7 +175,69 @@ def main(command: str, argv: list[str], options: dict[str, Any]) -> int:
     except state_mod.StateError as exc:
         print(f"outrun: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `outrun stack output | head -1`: the reader has what it wanted.
+        _stdout_to_devnull()
+        return EXIT_PIPE_CLOSED
     raise AssertionError(command)
+
+
+#: The exit code after standard output's reader went away: what a shell
+#: shows for a process that SIGPIPE ended (128 + 13), as `yes | head`.
+EXIT_PIPE_CLOSED = 141
+
+
+def _stdout_to_devnull() -> None:
+    """Points standard output at /dev/null, so that what is still
+    buffered, and the interpreter's last flush, cannot fail again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, sys.stdout.fileno())
+        finally:
+            os.close(null)
+    except (OSError, ValueError):
+        pass
+
+
+def _when_display_lost(dep: Any, display: Any) -> None:
+    """A display that can no longer write (its reader left, the disk or the
+    file size limit is full) stops the run as a first Ctrl-C does: no new
+    step starts, those in flight finish and are saved."""
+    def lost(exc: BaseException) -> None:
+        dep.stop()
+
+    display.on_lost(lost)
+
+
+def _display_lost_exit(kind: str, display: Any, dep: Any) -> int:
+    """Says on stderr why the run stopped early; returns the exit code."""
+    exc = display.lost
+    left = (f"; {dep.skipped} step{'s' if dep.skipped != 1 else ''} did "
+            "not start" if dep.skipped else "")
+    again = "" if kind == "preview" else f" Run `outrun {kind}` again to finish."
+    done = ("the preview stopped" if kind == "preview" else
+            f"the run stopped: the steps already running finished and "
+            f"were saved{left}.{again}")
+    if isinstance(exc, BrokenPipeError):
+        message = (f"outrun: standard output was closed by its reader (a "
+                   f"pipe into `head`, say), so {done}")
+        code = EXIT_PIPE_CLOSED
+    else:
+        message = (f"outrun: error: cannot write to standard output "
+                   f"({describe_os_error(exc)}), so {done}")
+        code = 1
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+    return code
+
+
+def describe_os_error(exc: BaseException | None) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return deployment_mod.describe_error(exc) if exc is not None else "?"
 
 
 def _passphrase(stack: str) -> Any:
@@ -316,6 +378,7 @@ async def _engine_main(rt: Any, code: types.CodeType,
         display=display, parallel=parallel, config=config, loop=rt.loop)
     if rt.stall_watch is not None:
         dep.beat = rt.stall_watch.watchdog.beat
+    _when_display_lost(dep, display)
     # What was loaded so far (the state's records above all) lives to the
     # end: the cyclic collector need not walk it again and again.
     gc.freeze()
@@ -371,7 +434,7 @@ async def _engine_main(rt: Any, code: types.CodeType,
         program_error is not None and not (
             isinstance(program_error, SystemExit)
             and _host.exit_code_of(program_error) == 0)))
-    result = ("interrupted" if interrupted else
+    result = ("interrupted" if interrupted or display.lost is not None else
               "failed" if failed else "succeeded")
     # The program's own errors are failures of the run too: the summary
     # (and --json's) says what they were, beside the tracebacks on stderr.
@@ -393,6 +456,8 @@ async def _engine_main(rt: Any, code: types.CodeType,
         failures=list(dep.failures) + program_failures,
         skipped=dep.skipped,
         warnings=list(dep.warnings)))
+    if display.lost is not None and not interrupted:
+        raise SystemExit(_display_lost_exit(kind, display, dep))
     if interrupted:
         raise KeyboardInterrupt
     if isinstance(program_error, SystemExit):
@@ -413,6 +478,7 @@ def _destroy_main(kind: str, stack: str, project: Project, store: Any,
             kind=kind, project=project.name, stack=stack, store=store,
             display=display, parallel=parallel, config=config,
             loop=rt.loop)
+        _when_display_lost(dep, display)
         display.start()
         dep.load(*preloaded)
         interrupted = False
@@ -427,8 +493,8 @@ def _destroy_main(kind: str, stack: str, project: Project, store: Any,
                 dep.writer.set_outputs({}, frozenset())
             dep.writer.flush()
         failed = bool(dep.failures)
-        result = ("interrupted" if interrupted else
-                  "failed" if failed else "succeeded")
+        result = ("interrupted" if interrupted or display.lost is not None
+                  else "failed" if failed else "succeeded")
         outcome["result"] = result
         outcome["counts"] = dict(dep.counts)
         display.finish(_Summary(
@@ -437,6 +503,8 @@ def _destroy_main(kind: str, stack: str, project: Project, store: Any,
             duration=time.monotonic() - dep.started_at, outputs={},
             failures=list(dep.failures), skipped=dep.skipped,
             warnings=list(dep.warnings)))
+        if display.lost is not None and not interrupted:
+            raise SystemExit(_display_lost_exit(kind, display, dep))
         if interrupted:
             raise KeyboardInterrupt
         if failed:

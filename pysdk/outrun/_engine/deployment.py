@@ -1224,6 +1224,13 @@ class Deployment:
 
         async def one(st: ResourceState) -> None:
             async with sem:
+                if self.stopping:
+                    # Stopped while this one waited for a slot (its
+                    # display was lost, say): it stays, and so do the
+                    # resources it needs.
+                    kept.add(st.urn)
+                    self.skipped += 1
+                    return
                 if not await self._delete_one(st, providers):
                     kept.add(st.urn)
 

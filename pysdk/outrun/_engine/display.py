@@ -27,6 +27,16 @@ CONTRACT (the engine codes against exactly this; keep it):
     disp.close()                         # stops the live view's timer, restores the
                                          # cursor, flushes; idempotent, safe without
                                          # finish() (call it in a finally)
+    disp.on_lost(callback)               # callback(exc) once, when the stream
+                                         # first fails to take a write or flush
+    disp.lost                            # that exception, or None
+
+No method ever raises because the stream cannot be written (a closed
+pipe, a full disk, a file size limit, a hung-up terminal): the first
+failure makes the display lost (its descriptor then points at /dev/null,
+so the interpreter's last flush cannot fail either), every later write
+does nothing, and the engine, told through on_lost, stops the run as a
+first Ctrl-C does.
 
 `step` is any object with the attributes
     urn: str, type: str, name: str,
@@ -296,6 +306,60 @@ def format_summary(summary: Any, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _GuardedStream:
+    """The display's stream.  A write or flush that fails (a pipe whose
+    reader left, a full disk, a file size limit, a terminal that hung up)
+    must not stop the engine: it would raise inside a step's bookkeeping,
+    the step would never settle and the run would wait for ever with its
+    lock held.  The first failure marks the stream lost; the stream's file
+    descriptor is pointed at /dev/null, so that what is still buffered,
+    and the interpreter's last flush at exit, go nowhere without raising;
+    then on_lost(exc) tells the engine, which stops the run as after a
+    first Ctrl-C.  Every later write and flush does nothing."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._raw_write = stream.write
+        self._raw_flush = stream.flush
+        #: The exception that lost the stream, or None.
+        self.lost: BaseException | None = None
+        #: Called once, with that exception (set by the engine).
+        self.on_lost: Callable[[BaseException], None] | None = None
+
+    def write(self, text: str) -> None:
+        if self.lost is None:
+            try:
+                self._raw_write(text)
+            except (OSError, ValueError) as exc:
+                self._lose(exc)
+
+    def flush(self) -> None:
+        if self.lost is None:
+            try:
+                self._raw_flush()
+            except (OSError, ValueError) as exc:
+                self._lose(exc)
+
+    def __getattr__(self, name: str) -> Any:
+        # isatty, encoding, fileno, ...: the stream's own.
+        return getattr(self._stream, name)
+
+    def _lose(self, exc: BaseException) -> None:
+        self.lost = exc
+        try:
+            fd = self._stream.fileno()
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, fd)
+            finally:
+                os.close(null)
+            self._raw_flush()   # the rest of the buffer, into /dev/null
+        except (OSError, ValueError):
+            pass  # not a file descriptor (a StringIO), or still failing
+        if self.on_lost is not None:
+            self.on_lost(exc)
+
+
 class Display:
     """The interface the engine drives; see the module docstring."""
 
@@ -307,6 +371,9 @@ class Display:
         self.kind = kind
         self.stack = stack
         self.project = project
+        # Every write and flush below goes through the guard: a stream
+        # that cannot be written never raises into the engine.
+        stream = _GuardedStream(stream)
         self.stream = stream
         self.color = color
         self.header = _HEADER[kind].format(stack=stack, project=project)
@@ -340,6 +407,16 @@ class Display:
 
     def close(self) -> None:
         raise NotImplementedError
+
+    @property
+    def lost(self) -> BaseException | None:
+        """Why the display can no longer write (the stream's error: a
+        closed pipe, a full disk), or None while it can."""
+        return self.stream.lost
+
+    def on_lost(self, callback: Callable[[BaseException], None]) -> None:
+        """callback(exc) runs once, when a write or flush first fails."""
+        self.stream.on_lost = callback
 
     def _diag_line(self, level: str, message: str, urn: str | None) -> str:
         if urn:
@@ -665,7 +742,7 @@ class LiveDisplay(Display):
 
     def _changed(self) -> None:
         """Schedules a redraw, at most REDRAW_INTERVAL after the last."""
-        if self._closed or self._finished:
+        if self._closed or self._finished or self.stream.lost is not None:
             return
         try:
             loop = asyncio.get_running_loop()
