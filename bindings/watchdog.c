@@ -52,6 +52,13 @@ typedef struct {
 #define HINT_OFFLOAD                                                        \
     "run blocking work with outrun.offload(fn, ...), or await an async "    \
     "version instead"
+/* Inside the SDK's own function (outrun.offload, outrun.process.run...):
+ * these do not block, so offloading is no fix; the time is the loop
+ * thread's share of a busy machine, or very many calls in one go. */
+#define HINT_OUTRUN                                                         \
+    "this is Outrun's own work, not blocking work to offload; if it "       \
+    "repeats, start fewer calls in one go, or lower --threads on a busy "   \
+    "machine"
 
 /* Predicate: is filename library code (under one of library_dirs, or a
  * frozen module)?  Returns 1, 0 or -1 with an exception set. */
@@ -93,6 +100,23 @@ module_name(PyFrameObject *frame)
     name = Py_NewRef(name != NULL && PyUnicode_Check(name) ? name : Py_None);
     Py_DECREF(globals);
     return name;
+}
+
+/* Predicate: is name (a str or None) the SDK's package or one of its
+ * modules? */
+static int
+is_sdk_module(PyObject *name)
+{
+    const char *s;
+
+    if (!PyUnicode_Check(name))
+        return 0;
+    s = PyUnicode_AsUTF8(name);
+    if (s == NULL) {
+        PyErr_Clear(); /* a name with lone surrogates: not ours */
+        return 0;
+    }
+    return strcmp(s, "outrun") == 0 || strncmp(s, "outrun.", 7) == 0;
 }
 
 /* Predicate: is name (a str or None) one of the names given? */
@@ -199,11 +223,14 @@ describe_callee(PyFrameObject *callee, PyFrameObject *imported,
         *inside = PyUnicode_FromFormat(", inside %U.%U()", module, qualname);
     else
         *inside = PyUnicode_FromFormat(", inside %U()", qualname);
+    /* Not "use outrun.offload" for a stall inside outrun.offload (issue
+     * 11, item 13). */
     *hint = name_is(module, "subprocess", NULL) ? HINT_PROCESS
             : name_is(module, "importlib._bootstrap",
                       "importlib._bootstrap_external")
                 ? HINT_IMPORT
-                : HINT_OFFLOAD;
+            : is_sdk_module(module) ? HINT_OUTRUN
+                                    : HINT_OFFLOAD;
 
 cleanup:
     Py_XDECREF(qualname);

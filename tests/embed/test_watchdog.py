@@ -115,6 +115,20 @@ def test_cpu_bound_function(outrun, program):
     summary(proc.stderr)
 
 
+def test_stall_inside_outrun_offload_is_not_told_to_offload(outrun,
+                                                            program):
+    prog = program("stall_in_offload.py")
+
+    proc = outrun("run", "--stall-warning", "300", prog)
+
+    assert proc.returncode == 0, proc.stderr
+    w = only_warning(proc.stderr, prog, "# stall: offload")
+    assert w["inside"] == "outrun._offload.offload", proc.stderr
+    assert "outrun.offload" not in w["hint"], proc.stderr
+    assert w["hint"].startswith("this is Outrun's own work"), proc.stderr
+    summary(proc.stderr)
+
+
 def test_slow_import_from_site_packages(outrun, tmp_path):
     # A folder named site-packages on PYTHONPATH holds library code, as an
     # installed package would be: the warning names the program's import.
