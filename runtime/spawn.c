@@ -1,13 +1,13 @@
-/* The native subprocess runner: posix_spawn into a process group of its
- * own, one poll() loop that feeds stdin and drains stdout and stderr, and
- * the kill sequence (SIGTERM, then SIGKILL after a grace) for the group on
- * timeout or cancel.
+/* The native subprocess runner: vfork and exec into a process group of
+ * its own (the child dies with the host), one poll() loop that feeds
+ * stdin and drains stdout and stderr, and the kill sequence (SIGTERM,
+ * then SIGKILL after a grace) for the group on timeout or cancel.
  *
  * The child stays unreaped until the runner is done with it: while it is
  * alive or a zombie its pid is also its process group's id, so kill(-pid)
  * can never reach a group that reused the number.  Exit is noticed with
  * waitid(WNOWAIT), woken by a pidfd where the kernel has one. */
-#define _GNU_SOURCE /* pipe2, strchrnul, posix_spawn_file_actions_*_np */
+#define _GNU_SOURCE /* pipe2, strchrnul, vfork */
 #include "config.h"
 
 #include <errno.h>
@@ -16,11 +16,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -288,64 +288,141 @@ resolve_program(const struct rt_spawn_opts *opts, char *const *envp,
     return denied ? -EACCES : -ENOENT;
 }
 
+/* What the child does between vfork and exec, all prepared by the parent:
+ * the child shares the parent's memory and may only make system calls. */
+struct child_setup {
+    const char *program;
+    char *const *argv;
+    char *const *envp;
+    const int *child_fds; /* stdin, stdout, stderr; all above 2 */
+    const char *cwd;      /* NULL: the host's */
+    pid_t parent;         /* the host's pid, for the death signal's race */
+    int err_fd;           /* close-on-exec; gets errno if exec fails */
+};
+
+/* Runs in the vforked child: never returns.  Handled signals go back to
+ * their defaults before the mask (all blocked by the parent) is cleared,
+ * so that no handler of the host runs in the child. */
+static void __attribute__((noreturn))
+child_exec(const struct child_setup *c)
+{
+    struct sigaction dfl;
+    sigset_t none;
+    int err;
+
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction old;
+
+        if (sig == SIGKILL || sig == SIGSTOP ||
+            sigaction(sig, NULL, &old) < 0) /* EINVAL: libc's own */
+            continue;
+        if (old.sa_handler == SIG_DFL ||
+            (old.sa_handler == SIG_IGN && sig != SIGPIPE && sig != SIGXFSZ))
+            continue;
+        sigaction(sig, &dfl, NULL);
+    }
+    if (setpgid(0, 0) < 0)
+        goto fail;
+    /* Killed when the thread that spawned it ends: the pool thread waits
+     * for this child until it is reaped, so that is when the host dies,
+     * even by SIGKILL.  A host that died before this line is no longer
+     * the parent. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        goto fail;
+    if (getppid() != c->parent)
+        _exit(127);
+    for (int i = 0; i < 3; i++)
+        if (dup2(c->child_fds[i], i) < 0)
+            goto fail;
+#ifdef SYS_close_range
+    /* Every fd the runner opens is close-on-exec already; this also
+     * closes whatever the rest of the host opened without O_CLOEXEC. */
+    if (c->err_fd > 3)
+        syscall(SYS_close_range, 3U, (unsigned)c->err_fd - 1, 0U);
+    syscall(SYS_close_range, (unsigned)c->err_fd + 1, ~0U, 0U);
+#endif
+    if (c->cwd != NULL && chdir(c->cwd) < 0)
+        goto fail;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(c->program, c->argv, c->envp);
+fail:
+    err = errno;
+    while (write(c->err_fd, &err, sizeof(err)) < 0 && errno == EINTR)
+        ;
+    _exit(127);
+}
+
 /* Spawns the child with child_fds as its 0, 1 and 2 and nothing else, in
  * a new process group, with no signal blocked (a pool thread may block
  * some), and with SIGPIPE and SIGXFSZ back to their defaults: CPython
  * ignores both in the host, and an ignored disposition survives exec
  * (subprocess's restore_signals does the same).  Other ignored signals
- * are the host's to pass on, as for any exec.  Returns 0 or a negative
- * errno. */
+ * are the host's to pass on, as for any exec.  The child gets SIGKILL
+ * when the host dies (PR_SET_PDEATHSIG), which posix_spawn cannot set up:
+ * hence vfork, as glibc's posix_spawn does it (CLONE_VFORK; under
+ * valgrind a plain fork), with a close-on-exec pipe that carries exec's
+ * errno back.  Returns 0 or a negative errno. */
 static int
 start_child(const struct rt_spawn_opts *opts, const char *program,
             char *const *envp, const int child_fds[3], pid_t *pid)
 {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    sigset_t none, defaults;
-    int rc;
+    struct child_setup setup;
+    sigset_t all, old;
+    int errpipe[2], err = 0, rc, saved;
+    ssize_t n;
+    pid_t child;
 
-    rc = posix_spawn_file_actions_init(&actions);
-    if (rc != 0)
-        return -rc;
-    rc = posix_spawnattr_init(&attr);
-    if (rc != 0) {
-        posix_spawn_file_actions_destroy(&actions);
-        return -rc;
+    if (pipe2(errpipe, O_CLOEXEC) < 0)
+        return -errno;
+    rc = keep_above_stdio(&errpipe[0]);
+    if (rc == 0)
+        rc = keep_above_stdio(&errpipe[1]);
+    if (rc < 0) {
+        close(errpipe[0]);
+        close(errpipe[1]);
+        return rc;
     }
-    for (int i = 0; i < 3 && rc == 0; i++)
-        rc = posix_spawn_file_actions_adddup2(&actions, child_fds[i], i);
-#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
-    /* Every fd the runner opens is close-on-exec already; this also closes
-     * whatever the rest of the host opened without O_CLOEXEC. */
-    if (rc == 0)
-        rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-#endif
-    if (rc == 0 && opts->cwd != NULL) {
-#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCHDIR_NP
-        rc = posix_spawn_file_actions_addchdir_np(&actions, opts->cwd);
-#else
-        rc = ENOTSUP;
-#endif
+    setup.program = program;
+    setup.argv = opts->argv;
+    setup.envp = envp;
+    setup.child_fds = child_fds;
+    setup.cwd = opts->cwd;
+    setup.parent = getpid();
+    setup.err_fd = errpipe[1];
+
+    /* No handler of the host may run in the child, which shares its
+     * memory: every signal stays blocked until the child has reset them. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    child = vfork();
+    if (child == 0)
+        child_exec(&setup);
+    saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(errpipe[1]);
+    if (child < 0) {
+        close(errpipe[0]);
+        return -saved;
     }
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    sigaddset(&defaults, SIGXFSZ);
-    if (rc == 0)
-        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-                                                 POSIX_SPAWN_SETSIGMASK |
-                                                 POSIX_SPAWN_SETSIGDEF);
-    if (rc == 0)
-        rc = posix_spawnattr_setpgroup(&attr, 0);
-    if (rc == 0)
-        rc = posix_spawnattr_setsigmask(&attr, &none);
-    if (rc == 0)
-        rc = posix_spawnattr_setsigdefault(&attr, &defaults);
-    if (rc == 0)
-        rc = posix_spawn(pid, program, &actions, &attr, opts->argv, envp);
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-    return -rc;
+    do {
+        n = read(errpipe[0], &err, sizeof(err));
+    } while (n < 0 && errno == EINTR);
+    close(errpipe[0]);
+    if (n == (ssize_t)sizeof(err)) {
+        /* exec failed: the child has exited with 127; nobody else may
+         * see it. */
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return -(err != 0 ? err : ENOEXEC);
+    }
+    /* Where vfork is a fork (valgrind), the parent may get here before
+     * the child's own setpgid: kill(-pid) must find the group. */
+    setpgid(child, child);
+    *pid = child;
+    return 0;
 }
 
 /* Returns a pidfd for pid, or -1 where the kernel (before 5.3) or a

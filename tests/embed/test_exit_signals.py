@@ -1,7 +1,8 @@
 """Exit with work in flight, and the signals that end a run: one shutdown
 grace in all (issue 11, item 4); SIGTERM and SIGHUP stop a run as the
 first Ctrl-C does, and kill every child (item 5); Ctrl-C during start-up
-exits 130 cleanly, once or twice (item 6)."""
+exits 130 cleanly, once or twice (item 6); direct children die with a
+host killed by SIGKILL (item 5)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,22 @@ def test_a_stop_signal_cleans_up_and_kills_every_child(start, program,
     assert message in stderr, stderr
     assert "Traceback" not in stderr, stderr
     assert _wait_gone(pids) == [], "children outlived the host"
+
+
+def test_direct_children_die_with_a_killed_host(start, program, tmp_path):
+    # SIGKILL leaves the host no chance to kill its children's groups: each
+    # child asked the kernel for SIGKILL when its parent dies
+    # (PR_SET_PDEATHSIG).  Grandchildren are not covered (docs/cli.md).
+    pidfile = tmp_path / "pids"
+    run = start([OUTRUN, "run", program("children.py"), pidfile])
+    run.expect("READY")
+    pids = [int(p) for p in pidfile.read_text().split()]
+
+    run.proc.send_signal(signal.SIGKILL)
+    code, _, _ = run.finish(timeout=PROMPT)
+
+    assert code == -signal.SIGKILL
+    assert _wait_gone(pids) == [], "children outlived the killed host"
 
 
 def _signal_caught(pid: int, sig: int) -> bool:
