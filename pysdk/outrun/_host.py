@@ -234,10 +234,8 @@ class Runtime:
 
     def report_interrupted(self) -> None:
         """Says on stderr how the run was stopped."""
-        sig = self.signal or signal.SIGINT
-        what = ("interrupted" if sig == signal.SIGINT
-                else f"stopped by {signal.Signals(sig).name}")
-        print(f"outrun: {what}", file=sys.stderr)
+        print(_stopped_message(self.signal or signal.SIGINT),
+              file=sys.stderr)
 
     def _on_sigint(self, signum: int, frame: types.FrameType | None) -> None:
         """The first stop signal (Ctrl-C, SIGTERM, SIGHUP) of the run."""
@@ -509,13 +507,72 @@ def main(options: dict[str, Any]) -> int:
             return run_program(options)
         from outrun import _cli
 
-        return _cli.main(command, sys.argv[2:], options)
+        if command in ("preview", "up", "destroy"):
+            # A stop signal stays deferred until the run begins, which acts
+            # on it before the program starts (run_program).
+            return _cli.main(command, sys.argv[2:], options)
+        if command == "bench":
+            # Imported while stop signals are still deferred.
+            import outrun.bench  # noqa: F401
+        return _interruptible(
+            lambda: _cli.main(command, sys.argv[2:], options))
     except SystemExit as exc:
         # argparse in an SDK command (--help, a bad option) exits this way.
         return exit_code_of(exc)
     except UsageError as exc:
         print(f"outrun: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _stopped_message(sig: int) -> str:
+    return ("outrun: interrupted" if sig == signal.SIGINT
+            else f"outrun: stopped by {signal.Signals(sig).name}")
+
+
+def _interruptible(command: Callable[[], int]) -> int:
+    """Runs an SDK command that runs no program (bench, stack, config)
+    with the stop signals raising KeyboardInterrupt in it, once the host
+    has finished starting: the command stops and the exit code is 128 +
+    the signal's number.  A second signal exits at once (the host)."""
+    try:
+        import _outrun_host
+    except ImportError:
+        return command()
+    stopped: list[int] = []
+
+    def on_signal(signum: int, frame: types.FrameType | None) -> None:
+        if not stopped:
+            stopped.append(signum)
+        raise KeyboardInterrupt
+
+    # None: the host's handler, deferring signals since start-up.
+    sigs = [s for s in STOP_SIGNALS if signal.getsignal(s) is None]
+    if not sigs:
+        return command()
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        for s in sigs:
+            signal.signal(s, on_signal)
+        pending = _outrun_host.arm_interrupts(sigs)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
+    try:
+        if pending:
+            stopped.append(pending)
+            raise KeyboardInterrupt
+        return command()
+    except KeyboardInterrupt:
+        sig = stopped[0] if stopped else signal.SIGINT
+        print(_stopped_message(sig), file=sys.stderr)
+        return 128 + sig
+    finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+        try:
+            for s in sigs:
+                signal.signal(s, signal.SIG_DFL)
+            _outrun_host.defer_interrupts(sigs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
 
 
 def new_loop(name: str) -> asyncio.AbstractEventLoop:

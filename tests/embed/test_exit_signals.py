@@ -152,3 +152,38 @@ def test_ctrl_c_during_start_up_exits_130_cleanly(tmp_path, delay):
 @pytest.mark.parametrize("delay", STARTUP_DELAYS)
 def test_double_ctrl_c_during_start_up_exits_130(tmp_path, delay):
     _interrupt_during_startup(tmp_path, delay, 2)
+
+
+def _has_children(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+            return bool(f.read().split())
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize(("sig", "want"), [(signal.SIGINT, 130),
+                                           (signal.SIGTERM, 143)])
+def test_a_stop_signal_stops_a_command_that_runs_no_program(tmp_path, sig,
+                                                            want):
+    # outrun bench runs no program: signals deferred during start-up must
+    # not stay deferred until the whole benchmark is over.
+    proc = subprocess.Popen(
+        [OUTRUN, "bench", "startup", "--runs", "10000"], cwd=tmp_path,
+        env=host_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(  # noqa: PLW1509
+            signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + PROMPT
+        while (not _has_children(proc.pid) and proc.poll() is None
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=PROMPT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == want, stderr
+    assert "Traceback" not in stderr, stderr
