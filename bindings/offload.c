@@ -191,10 +191,45 @@ Scheduler_drain_jobs(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* How many finished jobs one loop callback settles at most.  Jobs that
+ * finish while the loop thread is busy elsewhere pile up in the channel
+ * (10,000 processes started in one go, say), and settling them all in
+ * one callback ran their continuations for a second and more with the
+ * loop frozen (issue 11, item 13).  In batches, the loop's timers and
+ * other callbacks (the stall watchdog's beat among them) run between
+ * two; a batch costs one more turn of the loop, a few microseconds. */
+#define DRAIN_BATCH 256
+
+/* The most jobs one loop callback settled, for tests (pool_stats).  The
+ * loop threads write it with the GIL held. */
+static size_t drain_batch_peak;
+
+static PyObject *
+Scheduler_drain_some_jobs(PyObject *self, PyObject *unused)
+{
+    SchedulerObject *s = (SchedulerObject *)self;
+    struct rt_job *j = rt_channel_drain_some(s->channel, DRAIN_BATCH);
+    size_t n = 0;
+
+    while (j != NULL) {
+        struct rt_job *next = j->next;
+
+        j->done(j);
+        j = next;
+        n++;
+    }
+    if (n > drain_batch_peak)
+        drain_batch_peak = n;
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef drain_jobs_def = {
-    "_drain_jobs", Scheduler_drain_jobs, METH_NOARGS,
-    "Settles every finished job of this loop.  The loop calls this when "
-    "its\ncompletion channel's eventfd is readable."};
+    "_drain_jobs", Scheduler_drain_some_jobs, METH_NOARGS,
+    "Settles the oldest finished jobs of this loop, at most DRAIN_BATCH "
+    "(256).\nThe loop calls this when its completion channel's eventfd is "
+    "readable,\nwhich it stays while jobs are left."};
 
 int
 bnd_sched_channel(SchedulerObject *s)
@@ -858,7 +893,8 @@ PyDoc_STRVAR(pool_stats_doc,
              "queue_cap, queued,\nrunning, submitted, completed, cancelled, "
              "gil_batches, peak_running,\npeak_queued, over_cap: jobs queued "
              "past a full queue, submit_waits:\ntimes a submitter waited for "
-             "room), or None before it starts.");
+             "room, drain_batch_peak: the most finished\njobs one loop "
+             "callback settled), or None before it starts.");
 
 static PyObject *
 module_pool_stats(PyObject *module, PyObject *unused)
@@ -870,13 +906,13 @@ module_pool_stats(PyObject *module, PyObject *unused)
         Py_RETURN_NONE;
     rt_pool_get_stats(st->pool, &s);
     return Py_BuildValue(
-        "{sIsnsnsnsKsKsKsKsnsnsKsK}", "threads", s.threads, "queue_cap",
+        "{sIsnsnsnsKsKsKsKsnsnsKsKsn}", "threads", s.threads, "queue_cap",
         (Py_ssize_t)s.queue_cap, "queued", (Py_ssize_t)s.queued, "running",
         (Py_ssize_t)s.running, "submitted", s.submitted, "completed",
         s.completed, "cancelled", s.cancelled, "gil_batches", s.gil_batches,
         "peak_running", (Py_ssize_t)s.peak_running, "peak_queued",
         (Py_ssize_t)s.peak_queued, "over_cap", s.over_cap, "submit_waits",
-        s.submit_waits);
+        s.submit_waits, "drain_batch_peak", (Py_ssize_t)drain_batch_peak);
 }
 
 /* Settles every job that reached a channel, on this thread. */

@@ -128,6 +128,32 @@ rt_channel_drain(struct rt_channel *ch)
     return list;
 }
 
+struct rt_job *
+rt_channel_drain_some(struct rt_channel *ch, size_t max)
+{
+    struct rt_job *list, *last;
+    size_t n;
+
+    pthread_mutex_lock(&ch->lock);
+    ch->stats.drains++;
+    list = last = ch->head;
+    if (list == NULL) {
+        pthread_mutex_unlock(&ch->lock);
+        return NULL;
+    }
+    for (n = 1; n < max && last->next != NULL; n++)
+        last = last->next;
+    ch->head = last->next;
+    last->next = NULL;
+    /* Readable exactly while the list is not empty. */
+    if (ch->head == NULL) {
+        clear_fd(ch->fd);
+        ch->tail = NULL;
+    }
+    pthread_mutex_unlock(&ch->lock);
+    return list;
+}
+
 void
 rt_channel_get_stats(struct rt_channel *ch, struct rt_channel_stats *out)
 {

@@ -36,6 +36,13 @@ rt_channel_post(struct rt_channel *ch, struct rt_job *job);
 struct rt_job *
 rt_channel_drain(struct rt_channel *ch);
 
+/* As rt_channel_drain, but takes at most max jobs (max >= 1); the eventfd
+ * stays readable while jobs are left, so a loop watching it comes back
+ * for them on its next turn, after the callbacks that came due between.
+ * Thread: the loop's; GIL: any; no Python API. */
+struct rt_job *
+rt_channel_drain_some(struct rt_channel *ch, size_t max);
+
 /* Counters, for tests: posts, wake-ups written, drains. */
 struct rt_channel_stats {
     unsigned long long posted, wakeups, drains;

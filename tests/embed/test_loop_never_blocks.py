@@ -49,6 +49,19 @@ def test_submitting_past_the_queue_cap_never_waits(outrun, program,
     assert stall_warnings(proc.stderr) == [], proc.stderr
 
 
+def test_finished_jobs_are_settled_in_batches(outrun, program):
+    # 5,000 finished jobs waiting in the channel are settled 256 per loop
+    # callback, so that timers and other callbacks run between (before:
+    # all 5,000 in one callback, with their continuations).
+    proc = outrun("run", "--stall-warning", "0", program("pileup.py"),
+                  "5000")
+
+    assert proc.returncode == 0, proc.stderr
+    c = counts(proc.stdout)
+    assert c["ok"] == "5000", proc.stdout
+    assert int(c["drain_batch_peak"]) <= 256, proc.stdout
+
+
 def limit_descriptors(soft: int):
     def set_limit() -> None:
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

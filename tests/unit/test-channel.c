@@ -131,6 +131,50 @@ START_TEST(channel_fd_readable_after_post_until_drain)
 }
 END_TEST
 
+/* A bounded drain takes the oldest jobs, at most max of them, and leaves
+ * the fd readable while any are left, so that the loop comes back for
+ * them on its next turn instead of running every finished job in one
+ * callback. */
+START_TEST(channel_drain_some_takes_at_most_max)
+{
+    struct rt_channel *ch;
+    struct rt_job j[5] = {{0}};
+    struct rt_job *list;
+    int fd;
+
+    ck_assert_int_eq(rt_channel_new(&ch), 0);
+    fd = rt_channel_fd(ch);
+    ck_assert_ptr_null(rt_channel_drain_some(ch, 2));
+    for (int i = 0; i < 5; i++)
+        rt_channel_post(ch, &j[i]);
+
+    list = rt_channel_drain_some(ch, 2);
+    ck_assert_ptr_eq(list, &j[0]);
+    ck_assert_ptr_eq(list->next, &j[1]);
+    ck_assert_ptr_null(j[1].next);
+    ck_assert(fd_readable(fd, 0));
+
+    list = rt_channel_drain_some(ch, 2);
+    ck_assert_ptr_eq(list, &j[2]);
+    ck_assert_ptr_eq(list->next, &j[3]);
+    ck_assert_ptr_null(j[3].next);
+    ck_assert(fd_readable(fd, 0));
+
+    /* The last one: fewer than max, and the fd is clear. */
+    list = rt_channel_drain_some(ch, 2);
+    ck_assert_ptr_eq(list, &j[4]);
+    ck_assert_ptr_null(j[4].next);
+    ck_assert(!fd_readable(fd, 0));
+
+    /* A post after that wakes the loop again, and is the next taken. */
+    rt_channel_post(ch, &j[0]);
+    ck_assert(fd_readable(fd, POLL_TIMEOUT_MS));
+    ck_assert_ptr_eq(rt_channel_drain_some(ch, 1), &j[0]);
+    ck_assert(!fd_readable(fd, 0));
+    rt_channel_free(ch);
+}
+END_TEST
+
 /* Several posters at once; the main thread drains as the loop does. */
 
 enum { POSTERS = 4 };
@@ -240,6 +284,7 @@ channel_suite(void)
     tcase_add_test(tc, channel_drain_empty_returns_null);
     tcase_add_test(tc, channel_coalesces_wakeups);
     tcase_add_test(tc, channel_fd_readable_after_post_until_drain);
+    tcase_add_test(tc, channel_drain_some_takes_at_most_max);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");
