@@ -400,6 +400,7 @@ async def _engine_main(rt: Any, code: types.CodeType,
         except (KeyboardInterrupt, asyncio.CancelledError):
             interrupted = True
             dep.stop()
+            _tell_waiting(dep, display)
         except BaseException as exc:  # noqa: BLE001 - reported below
             program_error = exc
             dep.stop()
@@ -466,6 +467,53 @@ async def _engine_main(rt: Any, code: types.CodeType,
             raise SystemExit(code)
     if failed:
         raise SystemExit(1)
+
+
+#: The steps a first Ctrl-C's message lists one by one; more are counted.
+WAITING_SHOWN = 10
+
+
+def _tell_waiting(dep: Any, display: Any) -> None:
+    """A first Ctrl-C: says at once what the run waits for (each step in
+    flight, the provider method it runs and for how long) and that a
+    second Ctrl-C stops now.  Without it the run looked stuck for as long
+    as the slowest step took."""
+    n = dep.in_flight
+    if not n:
+        return
+    from outrun._engine.display import LiveDisplay, format_duration
+
+    now = time.monotonic()
+    running = sorted(getattr(dep, "running", ()), key=lambda s: s.started)
+    steps = "step" if n == 1 else "steps"
+    lines = [f"outrun: interrupted: no new step starts; waiting for the {n} "
+             f"{steps} in flight to finish, so that what they do is saved:"]
+    for step in running[:WAITING_SHOWN]:
+        res = step.__dict__.get("res")
+        what = type(res).__name__ if res is not None else step.type
+        method = getattr(step, "calling", None)
+        if method is not None:
+            provider = type(step.provider).__name__
+            call = f"{provider}.{method}()"
+            since = getattr(step, "call_started", 0.0) or step.started
+        else:
+            call, since = "between provider calls", step.started
+        lines.append(f"    {step.op or 'plan'} of '{step.name}' ({what}): "
+                     f"{call}, running for {format_duration(now - since)}")
+    if len(running) > WAITING_SHOWN:
+        lines.append(f"    ... and {len(running) - WAITING_SHOWN} more")
+    lines.append("Press Ctrl-C again to stop now: what those steps do is "
+                 "then not saved, and the next run reports them as "
+                 "possibly left behind.")
+    text = "\n".join(lines)
+    if isinstance(display, LiveDisplay) and display.lost is None:
+        # Above the live view's block, which is redrawn below it.
+        display.diag("info", text)
+        return
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def _destroy_main(kind: str, stack: str, project: Project, store: Any,
