@@ -12,8 +12,9 @@
  *      traceback) is stored in the job;
  *   3. the pool posts the finished job to the loop's channel, which writes
  *      the loop's eventfd only if it was empty: no GIL for delivery;
- *   4. loop thread: the reader callback drains the whole batch and settles
- *      each job's Output (or asyncio future), then frees the job.
+ *   4. loop thread: the reader callback drains up to DRAIN_BATCH jobs and
+ *      settles each job's Output (or asyncio future), then frees the job;
+ *      it comes back on the next turn of the loop for any left.
  *
  * Every job completes exactly once: cancelled jobs come back through the
  * channel too, with -ECANCELED.

@@ -1,5 +1,6 @@
 /* The completion channel of one event loop: finished jobs queue here, and
- * an eventfd wakes the loop, which drains the whole batch at once.
+ * an eventfd wakes the loop, which drains the whole batch at once (or a
+ * bounded part of it per turn, rt_channel_drain_some).
  *
  * Plain C: no Python.h.  Posting coalesces wake-ups: the eventfd is
  * written only when the queue goes from empty to not empty, so a burst of
