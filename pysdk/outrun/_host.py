@@ -503,6 +503,8 @@ def main(options: dict[str, Any]) -> int:
     """Entry point of the outrun host.  Returns the process exit code."""
     command = options.get("command")
     try:
+        if command in ("run", "preview", "up", "destroy", "bench"):
+            check_threads_env()
         if command == "run":
             return run_program(options)
         from outrun import _cli
@@ -522,6 +524,21 @@ def main(options: dict[str, Any]) -> int:
     except UsageError as exc:
         print(f"outrun: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def check_threads_env() -> None:
+    """OUTRUN_THREADS, when set, is a number of pool threads from 1 to
+    1024 (the pool would otherwise fall back to its default silently)."""
+    text = os.environ.get("OUTRUN_THREADS", "")
+    if not text:
+        return
+    try:
+        n = int(text, 10)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 1024 or not text.strip().isdigit():
+        raise UsageError(f"OUTRUN_THREADS is '{text}': give a number of "
+                         "pool threads from 1 to 1024, or unset it")
 
 
 def _stopped_message(sig: int) -> str:

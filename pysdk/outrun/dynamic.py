@@ -80,13 +80,24 @@ class DiffResult:
         self.delete_before_replace = delete_before_replace
 
 
+def _checked_id(id_: Any, what: str, empty_ok: bool = False) -> str:
+    """A resource id: a non-empty string, which the state stores as is
+    (an int would come back as a string on the next run and look like a
+    change)."""
+    if not isinstance(id_, str) or not (id_ or empty_ok):
+        raise TypeError(
+            f"{what}'s id must be a non-empty string, not "
+            f"{type(id_).__name__} {id_!r}; pass str(...) of it")
+    return id_
+
+
 class CreateResult:
     """What create() returns: the new resource's id and its outputs."""
 
     __slots__ = ("id", "outs")
 
     def __init__(self, id_: str, outs: Mapping[str, Any] | None = None) -> None:
-        self.id = id_
+        self.id = _checked_id(id_, "CreateResult")
         self.outs = outs
 
     @property
@@ -101,7 +112,8 @@ class ReadResult:
 
     def __init__(self, id_: str | None = None,
                  outs: Mapping[str, Any] | None = None) -> None:
-        self.id = id_
+        self.id = None if id_ is None else _checked_id(id_, "ReadResult",
+                                                        empty_ok=True)
         self.outs = outs
 
     @property

@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
-from _outrun import Output
+import inspect
+import math
+
+from _outrun import UNKNOWN, Output
 
 from outrun import _engine
 
@@ -311,7 +314,75 @@ def export(name: str, value: Any) -> None:
         raise RuntimeError(
             "Failed to export output: stack outputs need a deployment; run "
             "the program with `outrun up` or `outrun preview`")
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"outrun.export(name, value): name must be a "
+                        f"non-empty string, not {name!r}")
+    problem = output_value_problem(value)
+    if problem is not None:
+        raise TypeError(output_value_message(name, problem))
     dep.export(name, value)
+
+
+def output_value_message(name: str, problem: str) -> str:
+    """The error for a stack output that cannot be stored."""
+    return (f"the stack output '{name}' cannot be stored: {problem}. A "
+            "stack output is JSON data (str, int, finite float, bool, "
+            "None, and lists and dicts of them), an Output or a Resource "
+            "(stored as its URN)")
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def output_value_problem(value: Any) -> str | None:
+    """Why value cannot be a stack output, or None.  Outputs, awaitables
+    and Resources inside it are let through: their values are checked when
+    they resolve.  Walks without recursion, so deep nesting cannot
+    overflow here."""
+    seen: set[int] = set()
+    todo: list[tuple[Any, str]] = [(value, "")]
+    while todo:
+        item, where = todo.pop()
+        if item is None or isinstance(item, (str, bool, int)):
+            continue
+        at = f"value{where}"
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return (f"{at} is {item!r}, which JSON cannot hold; export "
+                        "None or a string instead")
+            continue
+        if isinstance(item, (dict, list, tuple, set, frozenset)):
+            if id(item) in seen:
+                return f"{at} contains itself"
+            seen.add(id(item))
+            if isinstance(item, dict):
+                for key, sub in item.items():
+                    if not isinstance(key, str):
+                        return (f"{at} has the key {_short_repr(key)} "
+                                f"({type(key).__name__}); keys must be "
+                                "strings")
+                    todo.append((sub, f"{where}[{key!r}]"))
+            else:
+                for i, sub in enumerate(item):
+                    todo.append((sub, f"{where}[{i}]"))
+            continue
+        if (isinstance(item, (Output, Resource)) or item is UNKNOWN
+                or inspect.isawaitable(item)):
+            continue
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            return (f"{at} is bytes ({_short_repr(bytes(item))}); decode "
+                    "it to a string first (value.decode(), or base64 for "
+                    "binary data)")
+        if callable(item):
+            name = getattr(item, "__qualname__", type(item).__name__)
+            return (f"{at} is a function ({name}); export what it returns "
+                    "instead")
+        return (f"{at} is of type {type(item).__name__} "
+                f"({_short_repr(item)}); export a dict of its fields or "
+                "str(value) instead")
+    return None
 
 
 def get_project() -> str:

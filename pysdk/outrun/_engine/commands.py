@@ -92,6 +92,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _stack_name(args: argparse.Namespace) -> str:
+    if getattr(args, "stack", None) == "":
+        raise UsageError("-s/--stack needs a stack name, and '' is empty; "
+                         "leave the option out for the default stack")
     name = args.stack or os.environ.get("OUTRUN_STACK") or DEFAULT_STACK
     if not _STACK_NAME.match(name):
         raise UsageError(f"'{name}' is not a valid stack name: use letters, "
@@ -111,7 +114,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"outrun {command}",
                                 description=descriptions[command])
     _add_common(p)
-    p.add_argument("-p", "--parallel", type=int, default=DEFAULT_PARALLEL,
+    p.add_argument("-p", "--parallel", type=_parallel_count,
+                   default=DEFAULT_PARALLEL,
                    metavar="N",
                    help="at most N provider operations at once (default "
                         f"{DEFAULT_PARALLEL})")
@@ -147,6 +151,23 @@ def _stall_ms(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"takes milliseconds from 0 (off) to 3600000, not '{text}'")
     return ms
+
+
+#: The most --parallel takes: far more than any provider or API allows
+#: at once, and small enough to be a number someone meant.
+PARALLEL_MAX = 100_000
+
+
+def _parallel_count(text: str) -> int:
+    """--parallel's value."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= PARALLEL_MAX:
+        raise argparse.ArgumentTypeError(
+            f"takes a number from 1 to {PARALLEL_MAX}, not '{text}'")
+    return n
 
 
 def _thread_count(text: str) -> int:
@@ -263,8 +284,6 @@ def _add_venv(project: Project) -> None:
 
 def deploy(kind: str, argv: list[str], options: dict[str, Any]) -> int:
     args = _parser(kind).parse_args(argv)
-    if args.parallel < 1:
-        raise UsageError("--parallel needs a number of at least 1")
     stack = _stack_name(args)
     project = find_project(args.cwd)
     if kind != "up" and not os.path.exists(
@@ -753,6 +772,8 @@ def _outputs_masked(store: Any, stack: str) -> tuple[dict[str, Any],
 
 
 def _stack_rm(project: Project, args: argparse.Namespace) -> int:
+    if args.stack_name == "":
+        raise UsageError("`stack rm` needs a stack name, and '' is empty")
     stack = args.stack_name or _stack_name(args)
     store = _existing_store(project, stack)
     try:
@@ -804,6 +825,7 @@ def config_command(argv: list[str]) -> int:
     stack = _stack_name(args)
     key = getattr(args, "key", None)
     if key is not None:
+        _check_config_key(key)
         parts = key.split(":")
         if len(parts) > 2 or not all(p.strip() for p in parts):
             raise UsageError(
@@ -843,6 +865,25 @@ def config_command(argv: list[str]) -> int:
         return _config_ls(store, stack, args)
     finally:
         store.close()
+
+
+#: The longest configuration key, namespace included.
+CONFIG_KEY_MAX = 256
+
+
+def _check_config_key(key: str) -> None:
+    """A key is a name: no whitespace or control characters (they hide in
+    listings and break `config get` in scripts), at most CONFIG_KEY_MAX
+    characters."""
+    if len(key) > CONFIG_KEY_MAX:
+        raise UsageError(f"the configuration key '{key[:40]}...' is "
+                         f"{len(key)} characters long; keys have at most "
+                         f"{CONFIG_KEY_MAX}")
+    for ch in key:
+        if ch.isspace() or not ch.isprintable():
+            raise UsageError(
+                f"{key!r} is not a configuration key: keys may not hold "
+                f"whitespace or control characters (it holds {ch!r})")
 
 
 def _config_ls(store: Any, stack: str, args: argparse.Namespace) -> int:

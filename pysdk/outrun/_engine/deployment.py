@@ -861,7 +861,12 @@ class Deployment:
             if r is None or r.outs is None:
                 raise ValueError(f"resource '{step.name}': nothing to import "
                                  f"with id {step.import_id!r}")
-            outcome.id = str(r.id or step.import_id)
+            if r.id and not isinstance(r.id, str):
+                raise TypeError(
+                    f"{type(step.provider).__name__}.read() returned the id "
+                    f"{r.id!r} ({type(r.id).__name__}); an id must be a "
+                    "string")
+            outcome.id = r.id or str(step.import_id)
             outcome.outs = r.outs
 
     # Results ----------------------------------------------------------------
@@ -1345,6 +1350,8 @@ class Deployment:
     async def finish_outputs(self) -> dict[str, Any]:
         """Resolves the exports; stores them (up).  Returns them for the
         summary, secrets replaced by '[secret]'."""
+        from outrun.resource import output_value_message, output_value_problem
+
         shown: dict[str, Any] = {}
         values: dict[str, Any] = {}
         secret: set[str] = set()
@@ -1356,6 +1363,12 @@ class Deployment:
                 self.failures.append((f"output {name}", str(exc)))
                 continue
             state, value2, known, is_secret, _ = out._peek()
+            problem = output_value_problem(value2)
+            if problem is not None:
+                # Refused, not stored as its repr (issue 11, item 12).
+                self.failures.append((f"output {name}",
+                                      output_value_message(name, problem)))
+                continue
             v = _plain(value2)
             if is_secret:
                 secret.add(name)
@@ -1438,7 +1451,12 @@ def _create_call(call: Any, provider: Any,
         raise ValueError(
             f"{type(provider).__name__}.create() must return "
             "CreateResult(id, outs) with a non-empty id")
-    return str(r.id), r.outs
+    if not isinstance(r.id, str):
+        raise TypeError(
+            f"{type(provider).__name__}.create() returned the id {r.id!r} "
+            f"({type(r.id).__name__}); an id must be a string: return "
+            "CreateResult(str(...), outs)")
+    return r.id, r.outs
 
 
 def describe_error(exc: BaseException) -> str:
