@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -191,6 +193,109 @@ def test_newer_schema_is_refused_and_left_untouched(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_empty_file_is_refused_and_left_untouched(tmp_path):
+    # Outrun makes its state whole and links it into place, so an empty
+    # state.db is not one of its own: it is refused, never taken for a
+    # new state (which would hide the loss of the one that was there).
+    path = tmp_path / ".outrun" / "state.db"
+    path.parent.mkdir()
+    path.write_bytes(b"")
+    with pytest.raises(CorruptStateError) as info:
+        open_store(tmp_path)
+    message = str(info.value)
+    assert "empty (0 bytes)" in message and "untouched" in message
+    assert "backup" in message and "delete it" in message
+    assert path.read_bytes() == b""
+    assert sorted(p.name for p in path.parent.iterdir()) == ["state.db"]
+
+
+def test_checkpoint_cut_short_by_a_full_disk_is_not_damage(tmp_path):
+    # Issue 11, item 8.  A checkpoint that runs out of space writes the
+    # first page (whose header gives the new length) and fails to extend
+    # the file; the -wal file still holds every page.  The file is then
+    # shorter than its header says, and yet SQLite reads all of it.
+    code = f"""
+import os, sys
+store = state.Store.open({str(tmp_path)!r}, passphrase=lambda: "x")
+w = store.writer("dev")
+for i in range(300):
+    w.put(state.ResourceState(
+        urn=f"urn:r{{i}}", type="t", name=f"r{{i}}", custom=True,
+        inputs={{"pad": "x" * 500}}, seq=i))
+w.flush()
+os._exit(0)   # no close: the rows stay in the -wal file
+"""
+    child = run_child(code)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    path = tmp_path / ".outrun" / "state.db"
+    # A checkpoint under a file size limit (RLIMIT_FSIZE; SIGXFSZ ignored,
+    # so the write fails with EFBIG as it does with ENOSPC on a full disk).
+    code = f"""
+import os, resource, signal, sqlite3
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+# Room for the -shm file (32 KiB), not for every page of the log.
+limit = os.path.getsize({str(path)!r}) + 65536
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+db = sqlite3.connect({str(path)!r}, isolation_level=None)
+try:
+    print(db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
+except sqlite3.Error as e:
+    print("checkpoint failed:", e)
+os._exit(0)
+"""
+    child = run_child(code)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    header = path.read_bytes()[:100]
+    claimed = int.from_bytes(header[28:32], "big") * int.from_bytes(
+        header[16:18], "big")
+    assert path.stat().st_size < claimed, (
+        "the setup did not leave a file shorter than its header says",
+        out, path.stat().st_size, claimed)
+    with open_store(tmp_path) as store:
+        assert len(store.resources("dev")) == 300
+    # Once there is room, closing the store copied the log into the file.
+    assert path.stat().st_size >= claimed
+
+
+def test_concurrent_first_opens_see_no_file_or_a_whole_one(tmp_path):
+    # Issue 11, item 9: a run that finds the state half made (the file
+    # there, the schema not yet) took it for another program's database.
+    # Pairs of processes open fresh projects at the same instant.
+    pairs = 40
+    code = f"""
+import sys, time
+project, start = sys.argv[1], float(sys.argv[2])
+while time.time() < start:
+    pass
+try:
+    store = state.Store.open(project, passphrase=lambda: "x")
+    store.create_stack("dev")
+    store.close()
+    print("ok")
+except state.StateError as e:
+    print("error:", e)
+"""
+    outcomes = []
+    for i in range(pairs):
+        project = tmp_path / f"p{i}"
+        project.mkdir()
+        start = time.time() + 0.3
+        procs = [subprocess.Popen(
+            [sys.executable, "-c", CHILD_PRELUDE + code, str(project),
+             repr(start)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True) for _ in range(2)]
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            outcomes.append((proc.returncode, out.strip(), err))
+        assert sorted(os.listdir(project / ".outrun"))[:1] == ["state.db"]
+        assert not [n for n in os.listdir(project / ".outrun")
+                    if n.endswith(".tmp")]
+    bad = [o for o in outcomes if o[:2] != (0, "ok")]
+    assert not bad, bad
+
+
 def test_folder_in_place_of_the_database(tmp_path):
     (tmp_path / ".outrun" / "state.db").mkdir(parents=True)
     with pytest.raises(StateError, match="it is a folder"):
@@ -269,6 +374,64 @@ def test_every_field_round_trips(tmp_path):
     assert got[live.urn + "#delete"] == old
     assert isinstance(got[live.urn].deps, tuple)
     assert isinstance(got[live.urn].secret_inputs, frozenset)
+
+
+@pytest.mark.parametrize("field,value,said", [
+    (8, 7, "'secret inputs' is an integer, not a list"),
+    (10, 5, "'dependencies' is an integer, not a list"),
+    (6, [1], "'inputs' is a list, not an object"),
+    (0, None, "'type' is null, not a string"),
+    (10, [1, 2], "'dependencies' holds something not a string"),
+    (15, "3", "'seq' is a string, not an integer"),
+])
+def test_row_of_the_right_length_with_wrong_types_is_refused(
+        tmp_path, field, value, said):
+    # Issue 11, item 10: it gave "TypeError: 'int' object is not
+    # iterable" (or went through, to fail far from here).
+    with open_store(tmp_path) as store:
+        w = store.writer("dev")
+        w.put(res(1))
+        w.put(res(2))
+        w.flush()
+    path = tmp_path / ".outrun" / "state.db"
+    urn = res(2).urn
+    db = sqlite3.connect(path)
+    row = json.loads(db.execute("SELECT data FROM resources WHERE urn = ?",
+                                (urn,)).fetchone()[0])
+    row[field] = value
+    db.execute("UPDATE resources SET data = ? WHERE urn = ?",
+               (json.dumps(row), urn))
+    db.commit()
+    db.close()
+    before = dump(tmp_path)
+    with open_store(tmp_path) as store:
+        with pytest.raises(CorruptStateError) as info:
+            store.resources("dev")
+    message = str(info.value)
+    assert urn in message and "stack 'dev'" in message, message
+    assert said in message, message
+    assert "untouched" in message and "backup" in message, message
+    # What to do instead of losing everything: remove that one row.
+    command = message[message.index("sqlite3 "):]
+    assert f"urn = '{urn}'" in command and "stack = 'dev'" in command
+    assert dump(tmp_path) == before
+
+
+def test_outputs_row_of_the_wrong_shape_is_refused(tmp_path):
+    with open_store(tmp_path) as store:
+        w = store.writer("dev")
+        w.set_outputs({"a": 1})
+        w.flush()
+    db = sqlite3.connect(tmp_path / ".outrun" / "state.db")
+    db.execute("UPDATE outputs SET data = '[1, 2]'")
+    db.commit()
+    db.close()
+    with open_store(tmp_path) as store:
+        with pytest.raises(CorruptStateError, match="outputs row of stack "
+                           "'dev'.*DELETE FROM outputs"):
+            store.outputs("dev")
+        with pytest.raises(CorruptStateError):
+            store.outputs_masked("dev")
 
 
 def test_flush_commits_the_batch_in_one_transaction(tmp_path):

@@ -82,6 +82,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import gc
 import getpass
 import inspect
@@ -581,11 +582,14 @@ class Store:
                     f"{e.strerror or e}; check that the project folder "
                     "exists and is writable"
                 ) from None
-        fresh = _check_file(path, create)
+        if _check_file(path, create):
+            # Nothing there yet: the state is built whole under another
+            # name and linked into place, so that a concurrent first run
+            # sees no file or a complete one, never a half-made one.
+            _create(path)
         try:
             db = sqlite3.connect(
-                "file:" + _uri_path(path) + ("?mode=rwc" if create
-                                              else "?mode=rw"),
+                "file:" + _uri_path(path) + "?mode=rw",
                 uri=True,
                 isolation_level=None,
                 check_same_thread=False,
@@ -595,7 +599,7 @@ class Store:
         store = cls(path, db, _adapt_passphrase(passphrase))
         try:
             db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            store._validate_or_create(fresh)
+            store._validate()
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA cache_size = -32768")
             # No checkpoint inside a commit (it would copy the log into
@@ -607,29 +611,10 @@ class Store:
             raise
         return store
 
-    def _validate_or_create(self, fresh: bool) -> None:
+    def _validate(self) -> None:
         db = self._conn
         with self._errors("read"):
             tables = self._tables()
-            if not tables and fresh:
-                # A new database: WAL first (it cannot change inside a
-                # transaction), then the schema, unless another process
-                # made it meanwhile.
-                db.execute("PRAGMA journal_mode = WAL")
-                with self._write():
-                    if not self._tables():
-                        for statement in _SCHEMA.split(";"):
-                            if statement.strip():
-                                db.execute(statement)
-                        db.executemany(
-                            "INSERT INTO meta (key, value) VALUES (?, ?)",
-                            [
-                                ("schema_version", str(SCHEMA_VERSION)),
-                                ("created_by", _outrun_version()),
-                                ("created", repr(time.time())),
-                            ],
-                        )
-                return
             if "meta" not in tables:
                 raise CorruptStateError(
                     f"{self.path} is an SQLite database but not Outrun "
@@ -995,7 +980,26 @@ class Store:
                      outputs, s_in, s_out, deps, protect, retain, pending,
                      delete, seq) = row
                 except (ValueError, TypeError):
-                    raise self._damaged_row(stack, urn) from None
+                    raise self._damaged_row(
+                        stack, urn, "it is not a list of "
+                        f"{len(_ROW_TYPES)} fields") from None
+                # The right length is not enough: a field of the wrong
+                # type would fail later, far from here (item 10 of
+                # issue 11: "'int' object is not iterable").
+                if not (type(typ) is str and type(name) is str
+                        and type(custom) is bool and type(provider) is str
+                        and (id_ is None or type(id_) is str
+                             or type(id_) is int)
+                        and (parent is None or type(parent) is str)
+                        and type(inputs) is dict and type(outputs) is dict
+                        and type(s_in) is list and type(s_out) is list
+                        and type(deps) is list and type(protect) is bool
+                        and type(retain) is bool
+                        and (pending is None or type(pending) is str)
+                        and type(delete) is bool and type(seq) is int) or (
+                            (s_in or s_out or deps)
+                            and _not_all_str(s_in, s_out, deps)):
+                    raise self._damaged_row(stack, urn, _wrong_field(row))
                 state = ResourceState(
                     urn, typ, name, custom, provider, id_, parent, inputs,
                     outputs, frozenset(s_in) if s_in else no_keys,
@@ -1033,11 +1037,17 @@ class Store:
                 raise self._damaged_row(stack, urn) from None
         return decoded
 
-    def _damaged_row(self, stack: str, urn: str) -> CorruptStateError:
+    def _damaged_row(self, stack: str, urn: str,
+                     why: str = "it is not valid JSON") -> CorruptStateError:
+        quoted_stack = stack.replace("'", "''")
+        quoted_urn = urn.replace("'", "''")
         return CorruptStateError(
             f"the row of {urn} in stack '{stack}' of {self.path} is "
-            "damaged; Outrun left the file untouched. Restore it from a "
-            "backup, or move the file aside to start with an empty state"
+            f"damaged ({why}); Outrun left the file untouched. Restore "
+            "the file from a backup, or remove that one row (the resource "
+            "is then forgotten, not deleted; the rest of the state is "
+            f"kept) with: sqlite3 {self.path} \"DELETE FROM resources "
+            f"WHERE stack = '{quoted_stack}' AND urn = '{quoted_urn}'\""
         )
 
     def writer(self, stack: str) -> Writer:
@@ -1062,7 +1072,20 @@ class Store:
             ).fetchone()
         if row is None:
             return {}, _NO_KEYS
-        values, keys = _decode(row[0])
+        try:
+            values, keys = _decode(row[0])
+            if type(values) is not dict or type(keys) is not list \
+                    or _not_all_str(keys):
+                raise TypeError
+        except (ValueError, TypeError):
+            quoted = stack.replace("'", "''")
+            raise CorruptStateError(
+                f"the outputs row of stack '{stack}' in {self.path} is "
+                "damaged; Outrun left the file untouched. Restore the file "
+                "from a backup, or remove that row (the next `outrun up` "
+                f"writes the outputs again) with: sqlite3 {self.path} "
+                f"\"DELETE FROM outputs WHERE stack = '{quoted}'\""
+            ) from None
         return values, frozenset(keys)
 
     def outputs(self, stack: str) -> tuple[dict[str, Any], frozenset[str]]:
@@ -1250,6 +1273,14 @@ class Writer:
             sealed[k] = sealer.seal(values[k])
         return sealed
 
+    def discard(self) -> None:
+        """Drop everything queued: after a flush failed, what the run says
+        was not recorded must stay unrecorded, even if a later flush
+        succeeds."""
+        self._rows.clear()
+        self._providers.clear()
+        self._outputs = None
+
     def remove(self, key: str) -> None:
         """Queue the deletion of the row with `key`."""
         self._rows[key] = None
@@ -1320,6 +1351,39 @@ class Writer:
 # Checks before SQLite touches a file, and SQLite's errors in our words
 # ---------------------------------------------------------------------------
 
+# The fields of a resource row, in order, with the types each may have.
+_ROW_TYPES: tuple[tuple[str, tuple[type, ...]], ...] = (
+    ("type", (str,)), ("name", (str,)), ("custom", (bool,)),
+    # An id that is an integer was accepted from providers before issue
+    # 11 (item 12); such rows still load.
+    ("provider", (str,)), ("id", (str, int, type(None))),
+    ("parent", (str, type(None))), ("inputs", (dict,)),
+    ("outputs", (dict,)), ("secret inputs", (list,)),
+    ("secret outputs", (list,)), ("dependencies", (list,)),
+    ("protect", (bool,)), ("retain_on_delete", (bool,)),
+    ("pending", (str, type(None))), ("delete", (bool,)), ("seq", (int,)),
+)
+_JSON_NAMES = {str: "a string", bool: "true or false", dict: "an object",
+               list: "a list", int: "an integer", type(None): "null",
+               float: "a number"}
+
+
+def _not_all_str(*lists: list[Any]) -> bool:
+    return any(type(x) is not str for items in lists for x in items)
+
+
+def _wrong_field(row: list[Any]) -> str:
+    """Which field of a decoded resource row has the wrong type."""
+    for (field_name, types), value in zip(_ROW_TYPES, row):
+        if type(value) not in types:
+            want = " or ".join(_JSON_NAMES[t] for t in types)
+            got = _JSON_NAMES.get(type(value), type(value).__name__)
+            return f"its field '{field_name}' is {got}, not {want}"
+        if types == (list,) and _not_all_str(value):
+            return f"its field '{field_name}' holds something not a string"
+    return "a field has the wrong type"
+
+
 def _uri_path(path: Path) -> str:
     return urllib.parse.quote(str(path.absolute()))
 
@@ -1334,8 +1398,16 @@ def _damaged(path: Path, why: str) -> CorruptStateError:
 
 
 def _check_file(path: Path, create: bool) -> bool:
-    """Validates what is at `path` before SQLite opens it; True when there
-    is nothing there yet (or an empty file), so the schema is to be made."""
+    """Validates what is at `path` before SQLite opens it for writing; True
+    when there is nothing there yet, so the state is to be made.
+
+    The header says how long the file should be; a shorter file was cut
+    short.  But in WAL mode the file alone is not the database: a
+    checkpoint that ran out of disk space leaves a main file shorter than
+    its header while the -wal file still holds every page, and a
+    checkpoint by a concurrent process can be caught half done.  So a
+    file whose header looks wrong is called damaged only when SQLite
+    itself, reading it with its -wal file, cannot verify it."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -1354,8 +1426,6 @@ def _check_file(path: Path, create: bool) -> bool:
             f"cannot read the state database {path}: it is a folder "
             "(Is a directory); move it aside"
         )
-    if st.st_size == 0:
-        return True
     try:
         with open(path, "rb") as f:
             header = f.read(100)
@@ -1364,23 +1434,177 @@ def _check_file(path: Path, create: bool) -> bool:
             f"cannot read the state database {path}: {e.strerror or e}; "
             "check its permissions and those of its folder"
         ) from None
+    if st.st_size == 0:
+        # Outrun makes its state whole and links it into place, and SQLite
+        # writes the first page before any log: an empty file was emptied
+        # by something else (a copy onto a full disk, a tool, `touch`).
+        # SQLite would take it for a new database and delete a -wal file
+        # beside it, so it is not opened.
+        raise CorruptStateError(
+            f"{path} is empty (0 bytes), so it holds no state; Outrun "
+            "left it untouched. If it held resources, restore it from a "
+            "backup; otherwise delete it (and any state.db-wal beside "
+            "it) and run again"
+        )
+    doubt = _header_doubt(header, st.st_size)
+    if doubt is None:
+        return False
+    if doubt.endswith("cut short") or _has_wal(path):
+        # What the header cannot tell, SQLite can: the missing pages may
+        # be in the log, or a concurrent checkpoint was half done.
+        problem = _sqlite_check(path)
+        if problem is None:
+            return False
+        doubt += f"; SQLite's own check says: {problem}"
+    raise _damaged(path, doubt)
+
+
+def _header_doubt(header: bytes, size: int) -> str | None:
+    """What is wrong with a database file, judged from its first 100
+    bytes and its size alone; None when nothing is."""
     if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
-        raise _damaged(path, "it is not an SQLite database")
+        return "it is not an SQLite database"
     page_size = int.from_bytes(header[16:18], "big")
     if page_size == 1:
         page_size = 65536
     if page_size < 512 or page_size & (page_size - 1):
-        raise _damaged(path, "its header is damaged")
+        return "its header is damaged"
     # The page count in the header is valid when the change counter
     # (offset 24) matches version-valid-for (offset 92); a file shorter
     # than it says was truncated.
     pages = int.from_bytes(header[28:32], "big")
     valid = pages and header[24:28] == header[92:96]
-    if valid and st.st_size < pages * page_size:
-        raise _damaged(
-            path, f"it is {st.st_size} bytes where its header says "
-            f"{pages * page_size}: it was cut short")
-    return False
+    if valid and size < pages * page_size:
+        return (f"it is {size} bytes where its header says "
+                f"{pages * page_size}: it was cut short")
+    return None
+
+
+def _has_wal(path: Path) -> bool:
+    try:
+        return os.stat(str(path) + "-wal").st_size > 0
+    except OSError:
+        return False
+
+
+def _sqlite_check(path: Path) -> str | None:
+    """SQLite's integrity check of the database at `path` with its -wal
+    file, on a read-only connection (which never checkpoints, so the
+    files stay as they are); None when it passes, else what it says.
+    Only for a file whose header is in doubt: it reads every page."""
+    # Without a -wal file the main file is the whole database: read it as
+    # immutable, which makes no -wal or -shm file beside it.
+    immutable = not os.path.exists(str(path) + "-wal")
+    try:
+        db = sqlite3.connect(
+            f"file:{_uri_path(path)}?mode=ro"
+            + ("&immutable=1" if immutable else ""),
+            uri=True, isolation_level=None)
+    except sqlite3.Error as e:
+        return str(e)
+    try:
+        db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        rows = db.execute("PRAGMA integrity_check(3)").fetchall()
+    except sqlite3.Error as e:
+        return str(e)
+    finally:
+        db.close()
+    if rows == [("ok",)]:
+        return None
+    return "; ".join(str(r[0]) for r in rows) or "no answer"
+
+
+def _create(path: Path) -> None:
+    """Makes a new, complete state at `path` unless one is there already:
+    built under a temporary name in the same folder, then hard-linked to
+    `path`, which fails if another process linked its own first (that
+    one is then used: it is complete too)."""
+    folder = path.parent
+    _remove_stale_temporaries(folder)
+    tmp = folder / f"{path.name}.{os.getpid()}.{_random.token_hex(4)}.tmp"
+    try:
+        try:
+            db = sqlite3.connect(
+                "file:" + _uri_path(tmp) + "?mode=rwc", uri=True,
+                isolation_level=None,
+            )
+        except sqlite3.Error as e:
+            raise _translate(e, tmp, "create") from None
+        try:
+            with contextlib.closing(db):
+                # In the file itself (a rollback journal) first, then WAL
+                # as the last change: the file holds everything, and the
+                # log is empty when the connection closes.
+                db.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("created_by", _outrun_version()),
+                        ("created", repr(time.time())),
+                    ],
+                )
+                db.execute("COMMIT")
+                db.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.Error as e:
+            raise _translate(e, path, "create") from None
+        if _has_wal(tmp):
+            raise StateError(
+                f"cannot create the state database {path}: SQLite left "
+                "its write-ahead log behind (is the disk full?); free some "
+                "space and run again"
+            )
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return  # Another run made it first.
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP,
+                               errno.EMLINK, errno.ENOSYS):
+                raise StateError(
+                    f"cannot create the state database {path}: "
+                    f"{e.strerror or e}; check that its folder is writable"
+                ) from None
+            # A file system without hard links: rename, which replaces
+            # what is there, so only when nothing is (a concurrent first
+            # run can still slip in between; there is no better way here).
+            if not path.exists():
+                os.replace(tmp, path)
+        _sync_folder(folder)
+    finally:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                os.unlink(str(tmp) + suffix)
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Removes the half-built states of runs that died while making one
+    (their name holds their pid)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split(".")
+        if not (name.startswith("state.db.") and name.endswith(".tmp")
+                and len(parts) == 5 and parts[2].isdigit()):
+            continue
+        pid = int(parts[2])
+        if pid != os.getpid() and _process_gone(pid, None):
+            with contextlib.suppress(OSError):
+                os.unlink(folder / name)
+
+
+def _sync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 # SQLite's primary result codes.
