@@ -635,7 +635,7 @@ module_kill_processes(PyObject *module, PyObject *unused)
 }
 
 PyDoc_STRVAR(fd_waits_doc,
-             "_fd_waits()\n--\n\n"
+             "_testing_fd_waits()\n--\n\n"
              "For tests: how many times a process waited for another to give "
              "file\ndescriptors back before it could start (in this process, "
              "ever).");
@@ -652,7 +652,7 @@ static PyMethodDef process_functions[] = {
     {"cancel", module_cancel, METH_O, cancel_doc},
     {"kill_processes", module_kill_processes, METH_NOARGS,
      kill_processes_doc},
-    {"_fd_waits", module_fd_waits, METH_NOARGS, fd_waits_doc},
+    {"_testing_fd_waits", module_fd_waits, METH_NOARGS, fd_waits_doc},
     {NULL, NULL, 0, NULL},
 };
 
