@@ -114,6 +114,8 @@ typedef struct SchedulerObject {
     PyObject *failures;     /* list of unhandled origin exceptions */
     PyObject *handed;       /* list of (future, exception) handed over */
     PyObject *sites;        /* dict id(output) -> creation site, or NULL */
+    PyObject *site_skip;    /* tuple of folder prefixes, or NULL: a site
+                             * is the innermost frame outside them */
     int collect_failures;
     int record_sites;
     /* Native jobs (offload.c): the loop's completion channel, watched with
@@ -195,3 +197,11 @@ bnd_output_flush_unreported(bnd_state *st);
  * Thread: loop; GIL: held. */
 PyObject *
 bnd_output_pending_report(SchedulerObject *s);
+
+/* Returns a new list of the pending Outputs o waits on (empty once o has
+ * settled), or None when it waits on something outside the loop's Outputs
+ * (an awaitable, or whoever made it: the engine, deferred_output()).
+ * Defined in output_report.c.
+ * Thread: loop; GIL: held. */
+PyObject *
+bnd_output_waits_on(OutputObject *o);

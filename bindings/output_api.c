@@ -827,6 +827,19 @@ Output_peek(OutputObject *self, PyObject *unused)
     return r;
 }
 
+PyDoc_STRVAR(Output_waits_on_doc,
+             "_waits_on()\n--\n\n"
+             "The pending Outputs this one waits on (a list, empty once it "
+             "has settled),\nor None when it waits on something else: an "
+             "awaitable, or whoever made\nit (the engine, deferred_output()). "
+             "For the engine's cycle detection.");
+
+static PyObject *
+Output_waits_on(OutputObject *self, PyObject *unused)
+{
+    return bnd_output_waits_on(self);
+}
+
 PyDoc_STRVAR(Output_watch_doc,
              "_watch(callback)\n--\n\n"
              "Calls callback(self) from the loop's ready queue once this "
@@ -1241,6 +1254,8 @@ static PyMethodDef Output_methods[] = {
     {"_reject", (PyCFunction)Output_reject, METH_O, Output_reject_doc},
     {"_peek", (PyCFunction)Output_peek, METH_NOARGS, Output_peek_doc},
     {"_watch", (PyCFunction)Output_watch, METH_O, Output_watch_doc},
+    {"_waits_on", (PyCFunction)Output_waits_on, METH_NOARGS,
+     Output_waits_on_doc},
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
      "Output[T], for type hints."},
     {NULL, NULL, 0, NULL},

@@ -199,6 +199,47 @@ done:
     return rc;
 }
 
+/* ================================================================== */
+/* What one Output waits on                                            */
+/* ================================================================== */
+
+PyObject *
+bnd_output_waits_on(OutputObject *o)
+{
+    PyObject *out;
+
+    assert(PyGILState_Check());
+    if (o->state != OUT_PENDING)
+        return PyList_New(0);
+    switch (o->op) {
+    case OP_APPLY:
+    case OP_RECOVER:
+    case OP_SECRET:
+    case OP_FLATTEN:
+        out = PyList_New(0);
+        if (out != NULL && ((OutputObject *)o->source)->state == OUT_PENDING &&
+            PyList_Append(out, o->source) < 0)
+            Py_CLEAR(out);
+        return out;
+    case OP_ALL: {
+        Py_ssize_t n = PyTuple_GET_SIZE(o->source);
+
+        out = PyList_New(0);
+        for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+            PyObject *in = PyTuple_GET_ITEM(o->source, i);
+
+            if (((OutputObject *)in)->state == OUT_PENDING &&
+                PyList_Append(out, in) < 0)
+                Py_CLEAR(out);
+        }
+        return out;
+    }
+    default:
+        /* An awaitable, or whoever made it: nothing this loop can see. */
+        Py_RETURN_NONE;
+    }
+}
+
 PyObject *
 bnd_output_pending_report(SchedulerObject *s)
 {

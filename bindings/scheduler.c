@@ -231,6 +231,46 @@ bnd_sched_unlink(OutputObject *o)
         notify_idle(s);
 }
 
+/* Returns the frame a site names (a new reference, or NULL when there is
+ * no Python frame): the innermost one whose file is under none of
+ * s->site_skip's folders, else the innermost.  So an Output made by the
+ * SDK on the program's behalf (outrun.offload, @blocking, process.run)
+ * names the program's line, not the SDK's. */
+static PyFrameObject *
+site_frame(SchedulerObject *s)
+{
+    PyFrameObject *inner = PyEval_GetFrame(), *f; /* borrowed */
+
+    if (inner == NULL)
+        return NULL;
+    if (s->site_skip == NULL)
+        return (PyFrameObject *)Py_NewRef(inner);
+    f = (PyFrameObject *)Py_NewRef(inner);
+    while (f != NULL) {
+        PyCodeObject *code = PyFrame_GetCode(f);
+        PyFrameObject *back;
+        int skip = 0;
+
+        for (Py_ssize_t i = 0; !skip && i < PyTuple_GET_SIZE(s->site_skip);
+             i++) {
+            Py_ssize_t m = PyUnicode_Tailmatch(
+                code->co_filename, PyTuple_GET_ITEM(s->site_skip, i), 0,
+                PY_SSIZE_T_MAX, -1);
+
+            if (m < 0)
+                PyErr_Clear();
+            skip = m > 0;
+        }
+        Py_DECREF(code);
+        if (!skip)
+            return f;
+        back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+    }
+    return (PyFrameObject *)Py_NewRef(inner);
+}
+
 void
 bnd_sched_note_site(SchedulerObject *s, OutputObject *o)
 {
@@ -245,7 +285,7 @@ bnd_sched_note_site(SchedulerObject *s, OutputObject *o)
         if (s->sites == NULL)
             goto error;
     }
-    frame = PyEval_GetFrame(); /* borrowed */
+    frame = site_frame(s);
     if (frame != NULL) {
         PyCodeObject *code = PyFrame_GetCode(frame);
         int line = PyFrame_GetLineNumber(frame);
@@ -253,6 +293,7 @@ bnd_sched_note_site(SchedulerObject *s, OutputObject *o)
         site = PyUnicode_FromFormat("%U:%d in %U", code->co_filename, line,
                                     code->co_name);
         Py_DECREF(code);
+        Py_DECREF(frame);
     } else {
         site = PyUnicode_FromString("(no Python frame)");
     }
@@ -622,6 +663,36 @@ Scheduler_set_flag(SchedulerObject *s, PyObject *v, void *closure)
     return 0;
 }
 
+static PyObject *
+Scheduler_get_site_skip(SchedulerObject *s, void *closure)
+{
+    return Py_NewRef(s->site_skip != NULL ? s->site_skip : Py_None);
+}
+
+static int
+Scheduler_set_site_skip(SchedulerObject *s, PyObject *v, void *closure)
+{
+    PyObject *t;
+
+    if (v == NULL || v == Py_None) {
+        Py_CLEAR(s->site_skip);
+        return 0;
+    }
+    t = PySequence_Tuple(v);
+    if (t == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(t, i))) {
+            PyErr_SetString(PyExc_TypeError,
+                            "site_skip takes folder names (str)");
+            Py_DECREF(t);
+            return -1;
+        }
+    }
+    Py_XSETREF(s->site_skip, t);
+    return 0;
+}
+
 static PyGetSetDef Scheduler_getset[] = {
     {"pending_count", (getter)Scheduler_get_pending_count, NULL,
      "How many Outputs of this loop are pending.", NULL},
@@ -636,6 +707,11 @@ static PyGetSetDef Scheduler_getset[] = {
     {"record_sites", (getter)Scheduler_get_flag, (setter)Scheduler_set_flag,
      "Remember where each pending Output was created, for report().",
      (void *)offsetof(SchedulerObject, record_sites)},
+    {"site_skip", (getter)Scheduler_get_site_skip,
+     (setter)Scheduler_set_site_skip,
+     "Folders (prefixes of file names) whose frames a recorded site skips: "
+     "it\nnames the innermost frame outside them.  None: the innermost.",
+     NULL},
     {NULL},
 };
 
@@ -660,6 +736,7 @@ Scheduler_traverse(SchedulerObject *s, visitproc visit, void *arg)
     Py_VISIT(s->failures);
     Py_VISIT(s->handed);
     Py_VISIT(s->sites);
+    Py_VISIT(s->site_skip);
     for (size_t i = 0; i < s->ring_count; i++) {
         bnd_ready_entry *e = &s->ring[(s->ring_head + i) % s->ring_cap];
 
@@ -685,6 +762,7 @@ Scheduler_clear(SchedulerObject *s)
     Py_CLEAR(s->failures);
     Py_CLEAR(s->handed);
     Py_CLEAR(s->sites);
+    Py_CLEAR(s->site_skip);
     Py_CLEAR(s->loop_ref);
     return 0;
 }

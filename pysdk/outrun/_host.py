@@ -76,6 +76,11 @@ class Runtime:
         # outrun run's stall watchdog, if on: the engine beats it while a
         # program declares resources (progress, not a stall).
         self.stall_watch: StallWatch | None = None
+        # --debug-pending: what else the run waits on (the engine's steps),
+        # as report text, and as progress marks that change when it moves.
+        self.pending_reporters: list[Callable[[], str]] = []
+        self.progress_marks: list[Callable[[], Any]] = []
+        self.pending_watch: asyncio.Task[None] | None = None
 
     # Outputs ----------------------------------------------------------------
 
@@ -88,6 +93,10 @@ class Runtime:
         self.sched = _outrun.scheduler()
         self.sched.collect_failures = True
         self.sched.record_sites = self.debug_pending is not None
+        if self.debug_pending is not None:
+            # A site names the program's line, not the SDK's wrapper that
+            # made the Output on its behalf (outrun.offload, @blocking).
+            self.sched.site_skip = StallWatch.library_dirs()
 
     def take_output_failures(self) -> None:
         """Moves the failures of Outputs nobody recovered into failed."""
@@ -103,6 +112,7 @@ class Runtime:
         if tracked:
             lines.append(f"{len(tracked)} tracked task(s) pending:")
             lines.extend(f"  {t!r}" for t in tracked)
+        lines.extend(report() for report in self.pending_reporters)
         return "\n".join(lines)
 
     # Work the run waits for --------------------------------------------
@@ -124,7 +134,8 @@ class Runtime:
         pending.  Work tracked while waiting is waited for too.  Then moves
         the failures of Outputs into failed."""
         watchdog = None
-        if self.debug_pending is not None and self.sched is not None:
+        if self.debug_pending is not None and self.sched is not None \
+                and self.pending_watch is None:
             watchdog = self.loop.create_task(self._watch_pending())
         try:
             while True:
@@ -139,15 +150,31 @@ class Runtime:
                 watchdog.cancel()
         self.take_output_failures()
 
+    def watch_pending(self) -> None:
+        """--debug-pending for the rest of the run, not only while
+        wait_for_tracked() waits: the engine's commands call it, whose
+        steps (a provider's create that never returns) and deletes run
+        outside it."""
+        if self.debug_pending is None or self.sched is None \
+                or self.pending_watch is not None:
+            return
+        self.pending_watch = self.loop.create_task(self._watch_pending())
+
+    def _progress(self) -> tuple[Any, ...]:
+        return (self.sched.settled_count,
+                *(mark() for mark in self.progress_marks))
+
     async def _watch_pending(self) -> None:
         """--debug-pending: when nothing settles for a while, says what the
         run waits on (once per stall)."""
         assert self.debug_pending is not None
-        last = self.sched.settled_count
+        last = self._progress()
         reported_at = None
         while True:
             await asyncio.sleep(self.debug_pending)
-            now = self.sched.settled_count
+            if self.main_task is not None and self.main_task.done():
+                return
+            now = self._progress()
             if now != last:
                 last = now
                 continue

@@ -240,6 +240,21 @@ def test_debug_pending_names_a_cycle(watch, program):
     run.stop()
 
 
+def test_debug_pending_names_the_line_that_offloaded(watch, program):
+    prog = program("output_offload_hung.py")
+    offload = line_of(prog, "# the offload")
+    blocking = line_of(prog, "# the blocking call")
+    run = watch("run", "--debug-pending=0.2", prog)
+    run.expect("top level finished")
+
+    report = run.expect_stderr(
+        lambda text: f"{prog}:{offload}" in text and f"{prog}:{blocking}"
+        in text)
+
+    assert "_offload.py" not in report
+    run.stop()
+
+
 @pytest.mark.parametrize("loop", LOOPS)
 def test_sigquit_prints_the_report_and_the_run_goes_on(watch, program,
                                                        loop):

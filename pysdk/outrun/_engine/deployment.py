@@ -29,6 +29,7 @@ import asyncio
 import hashlib
 import inspect
 import pickle
+import sys
 import time
 import types
 from time import monotonic as _monotonic
@@ -67,6 +68,15 @@ class ResourceFailedError(EngineFailure):
 
 class DependencyFailedError(EngineFailure):
     pass
+
+
+class DependencyCycleError(EngineFailure):
+    """Resources that wait on each other: none of them can ever start."""
+
+
+class ProviderExitError(Exception):
+    """A provider raised SystemExit or KeyboardInterrupt itself: that
+    step's failure, not the end of the run."""
 
 
 class _Outcome:
@@ -114,6 +124,10 @@ class Step:
     op = ""
     started = 0.0
     elapsed: float | None = None
+    # The provider method running for this step, and since when
+    # (--debug-pending names it).
+    calling: str | None = None
+    call_started = 0.0
     ok: bool | None = None
     error: str | None = None
     detail: str | None = None
@@ -278,6 +292,15 @@ class Deployment:
         self.fatal: BaseException | None = None
         self.definitions_only = False
         self.beat: Any = None
+        # The cycle watch (see _cycle_tick): what the run looked like at
+        # the last search that found nothing, and searches to skip.
+        self.cycle_handle: asyncio.TimerHandle | None = None
+        self.cycle_seen: Any = None
+        self.cycle_skips = 0
+        # Steps with provider work in flight, and provider calls finished
+        # (--debug-pending's report and progress).
+        self.running: set[Step] = set()
+        self.calls_done = 0
 
     # Set-up ----------------------------------------------------------------
 
@@ -318,6 +341,48 @@ class Deployment:
             self.warn(msg)
         if self.store is not None and not self.dry_run:
             self.writer = self.store.writer(self.stack)
+        self.cycle_handle = self.loop.call_later(CYCLE_CHECK_S,
+                                                 self._cycle_tick)
+        from outrun import _host
+
+        rt = _host.current()
+        if rt is not None and rt.debug_pending is not None:
+            rt.pending_reporters.append(self.pending_report)
+            rt.progress_marks.append(self._moves)
+            rt.watch_pending()
+
+    def _moves(self) -> tuple[int, int, int]:
+        return (self.unsettled, self.calls_done, len(self.steps))
+
+    def pending_report(self) -> str:
+        """--debug-pending and SIGQUIT: the steps in flight (which provider
+        method runs, for how long), queued, and waiting for inputs."""
+        now = _monotonic()
+        waiting = [s for s in self.steps.values()
+                   if not s.settled and s.watched is not None]
+        lines = [f"the engine: {len(self.running)} step(s) in flight, "
+                 f"{len(self.queue)} queued, {len(waiting)} waiting for "
+                 "their inputs"]
+        for step in sorted(self.running, key=lambda s: s.started):
+            what = f"{step.op or 'plan'} of {_label(step)}"
+            method = step.calling
+            if method is not None:
+                lines.append(
+                    f"  {what}: {type(step.provider).__name__}.{method}() "
+                    f"running for {now - step.call_started:.1f} s")
+            else:
+                lines.append(f"  {what}: between provider calls (waiting "
+                             "for the pool or a state commit) for "
+                             f"{now - step.started:.1f} s")
+        for step in waiting[:20]:
+            keys = [k if k is not None else "depends_on"
+                    for k, out in step.watched or ()
+                    if out._peek()[0] == "pending"]
+            lines.append(f"  {_label(step)} waits for "
+                         f"{', '.join(keys) or 'its inputs'}")
+        if len(waiting) > 20:
+            lines.append(f"  ... and {len(waiting) - 20} more waiting")
+        return "\n".join(lines)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -538,6 +603,10 @@ class Deployment:
 
     def _input_settled_cb(self, step: Step) -> Any:
         def settled(_out: Any) -> None:
+            if step.settled:
+                # Failed while it waited (a dependency cycle): its inputs
+                # settle after it, and change nothing.
+                return
             step.waiting -= 1
             if step.waiting == 0:
                 self._inputs_ready(step)
@@ -696,13 +765,26 @@ class Deployment:
                     outcome.id, outcome.outs = _create_call(call, call, news)
             except Exception as exc:  # noqa: BLE001 - the step's error
                 outcome.error = exc
+            except (SystemExit, KeyboardInterrupt) as exc:
+                if _real_interrupt(exc):
+                    raise
+                outcome.error = _provider_exit(exc, call, "create()")
             return outcome
+        planning = True
         try:
             self._plan_step(step, outcome, call)
+            planning = False
             if not self.dry_run and outcome.op != plan.SAME:
                 self._operate_step(step, outcome, call)
         except Exception as exc:  # noqa: BLE001 - the step's error
             outcome.error = exc
+        except (SystemExit, KeyboardInterrupt) as exc:
+            if _real_interrupt(exc):
+                raise
+            outcome.error = _provider_exit(
+                exc, call, "check() or diff()" if planning else
+                {plan.IMPORT: "read()", plan.UPDATE: "update()"}.get(
+                    outcome.op, "create()"))
         return outcome
 
     async def _run_threaded(self, step: Step) -> None:
@@ -710,8 +792,9 @@ class Deployment:
         something to do, the operation is recorded in the state, and then
         run on a pool thread.  Its async methods run on the loop while the
         pool thread waits for them."""
-        call = _Threaded(step.provider, self.loop, step.timeouts)
+        call = _Threaded(step.provider, self.loop, step.timeouts, step)
         outcome = _Outcome()
+        self.running.add(step)
         try:
             outcome = await _to_thread(self._plan_safe, step, outcome, call)
             if outcome.error is None and not self.dry_run \
@@ -740,6 +823,9 @@ class Deployment:
             outcome.error = exc
             self._finish_recorded(step, outcome)
             raise
+        finally:
+            self.running.discard(step)
+            self.calls_done += 1
         self._finish_recorded(step, outcome)
 
     def _finish_recorded(self, step: Step, outcome: _Outcome,
@@ -1145,6 +1231,79 @@ class Deployment:
             step.settle(1)
             self._done(step)
 
+    # Dependency cycles -------------------------------------------------------
+
+    def _cycle_tick(self) -> None:
+        """Every CYCLE_CHECK_S while the run lasts: when the engine is idle
+        (no step queued, in flight or waiting for its commit, no pool work)
+        and resources still wait, looks for resources waiting on each
+        other, and fails them (see break_cycles).  A cycle is certain, not
+        guessed from a quiet spell: slow providers or offloads never cause
+        a false alarm, they only keep the search from running."""
+        self.cycle_handle = None
+        if _engine.active is not self:
+            return
+        if self._engine_idle():
+            seen = self._progress_mark()
+            if seen != self.cycle_seen or self.cycle_skips <= 0:
+                self.cycle_seen = seen
+                # Unchanged since a search that found nothing: search
+                # again only now and then (a deferred_output resolved
+                # later can close a cycle without settling anything).
+                self.cycle_skips = 8
+                if self.break_cycles():
+                    self.cycle_seen = None
+            else:
+                self.cycle_skips -= 1
+        self.cycle_handle = self.loop.call_later(CYCLE_CHECK_S,
+                                                 self._cycle_tick)
+
+    def _engine_idle(self) -> bool:
+        if not self.unsettled or self.in_flight or self.queue \
+                or self.to_resolve or self.flush_scheduled or self.pumping:
+            return False
+        import _outrun
+
+        stats = _outrun.pool_stats()
+        return stats is None or not (stats["queued"] or stats["running"])
+
+    def _progress_mark(self) -> tuple[int, ...]:
+        import _outrun
+
+        sched = _outrun.scheduler()
+        return (sched.settled_count, sched.pending_count, self.unsettled,
+                len(self.steps))
+
+    def break_cycles(self) -> int:
+        """Fails every resource that is part of a dependency cycle (its
+        dependents are then skipped, as after any failure); returns how
+        many.  The graph: a waiting resource -> its pending inputs (and
+        depends_on), an Output -> the pending Outputs it waits on, a
+        resource's own pending Output -> the resource."""
+        owner: dict[int, Step] = {}
+        waiting: list[Step] = []
+        for step in self.steps.values():
+            if step.settled:
+                continue
+            if step.pending_outs:
+                for out in step.pending_outs.values():
+                    owner[id(out)] = step
+            if step.watched is not None:
+                waiting.append(step)
+        if not waiting:
+            return 0
+        cycles = _find_cycles(waiting, owner)
+        failed = 0
+        for cycle in cycles:
+            exc = DependencyCycleError(_describe_cycle(cycle))
+            for step, _ in cycle:
+                if not step.settled:
+                    step.watched = None
+                    step.props = None
+                    self._fail(step, exc)
+                    failed += 1
+        return failed
+
     # Idle tracking ------------------------------------------------------------
 
     def _done(self, step: Step) -> None:
@@ -1304,12 +1463,24 @@ class Deployment:
                 await self._commit()
                 self.display.step_started(step)
                 fn = provider.delete
-                if inspect.iscoroutinefunction(fn):
-                    await fn(st.id, st.outputs)
-                elif not getattr(provider, "blocking", True):
-                    fn(st.id, st.outputs)
-                else:
-                    await _to_thread(fn, st.id, st.outputs)
+                step.provider = provider
+                step.calling, step.call_started = "delete", _monotonic()
+                self.running.add(step)
+                try:
+                    if inspect.iscoroutinefunction(fn):
+                        await fn(st.id, st.outputs)
+                    elif not getattr(provider, "blocking", True):
+                        fn(st.id, st.outputs)
+                    else:
+                        await _to_thread(_exits_caught(fn, "delete()"),
+                                         st.id, st.outputs)
+                except (SystemExit, KeyboardInterrupt) as exc:
+                    if _real_interrupt(exc):
+                        raise
+                    raise _provider_exit(exc, provider, "delete()") from None
+                finally:
+                    self.running.discard(step)
+                    self.calls_done += 1
             self.writer.remove(st.key)
             await self._commit()
             step.ok = True
@@ -1356,20 +1527,30 @@ class Deployment:
         values: dict[str, Any] = {}
         secret: set[str] = set()
         for name, value in self.exports.items():
-            out = Output.from_input(value)
             try:
-                v = await out.future(with_unknowns=True)
+                out = Output.from_input(value)
+                await out.future(with_unknowns=True)
+                state, value2, known, is_secret, _ = out._peek()
+                problem = output_value_problem(value2)
+                if problem is not None:
+                    # Refused, not stored as its repr (issue 11, item 12).
+                    self.failures.append((
+                        f"output {name}",
+                        output_value_message(name, problem)))
+                    continue
+                v = _plain(value2)
+                why = _unsavable(v)
+            except RecursionError:
+                why = _TOO_DEEP
             except Exception as exc:  # noqa: BLE001
                 self.failures.append((f"output {name}", str(exc)))
                 continue
-            state, value2, known, is_secret, _ = out._peek()
-            problem = output_value_problem(value2)
-            if problem is not None:
-                # Refused, not stored as its repr (issue 11, item 12).
-                self.failures.append((f"output {name}",
-                                      output_value_message(name, problem)))
+            if why is not None:
+                self.failures.append((
+                    f"output {name}", f"the stack output '{name}' cannot "
+                    f"be saved: {why}; it was left out of the stack's "
+                    "outputs"))
                 continue
-            v = _plain(value2)
             if is_secret:
                 secret.add(name)
                 shown[name] = "[secret]"
@@ -1385,6 +1566,117 @@ class Deployment:
                     self.writer.remove(key)
             self.writer.flush()
         return shown
+
+
+# How often the engine looks for dependency cycles while it is idle.
+CYCLE_CHECK_S = 0.25
+
+
+def _find_cycles(waiting: list[Step], owner: Mapping[int, Step]
+                 ) -> list[list[tuple[Step, str | None]]]:
+    """The cycles among resources that wait, each a list of (resource,
+    the input it waits through: a key, or None for depends_on), found by
+    one depth-first search over resources and pending Outputs (iterative:
+    a chain of Outputs may be long)."""
+    def successors(node: Any) -> list[tuple[Any, Any]]:
+        if isinstance(node, Step):
+            if node.settled or node.watched is None:
+                return []
+            return [(out, key) for key, out in node.watched
+                    if out._peek()[0] == "pending"]
+        step = owner.get(id(node))
+        if step is not None:
+            return [(step, None)]
+        outs = node._waits_on()
+        return [(o, None) for o in outs] if outs else []
+
+    colour: dict[int, int] = {}  # 1 on the path, 2 done
+    cycles: list[list[tuple[Step, str | None]]] = []
+    in_cycle: set[int] = set()
+    for start in waiting:
+        if id(start) in colour:
+            continue
+        # The path: [node, its successors, the next one to try, the label
+        # of the edge taken from it].
+        path: list[list[Any]] = [[start, successors(start), 0, None]]
+        where: dict[int, int] = {id(start): 0}
+        colour[id(start)] = 1
+        while path:
+            frame = path[-1]
+            node, succ, i = frame[0], frame[1], frame[2]
+            if i == len(succ):
+                colour[id(node)] = 2
+                del where[id(node)]
+                path.pop()
+                continue
+            frame[2] = i + 1
+            nxt, label = succ[i]
+            frame[3] = label
+            c = colour.get(id(nxt))
+            if c is None:
+                colour[id(nxt)] = 1
+                where[id(nxt)] = len(path)
+                path.append([nxt, successors(nxt), 0, None])
+            elif c == 1:
+                cycle = [(f[0], f[3]) for f in path[where[id(nxt)]:]
+                         if isinstance(f[0], Step)]
+                if cycle and not any(id(s) in in_cycle for s, _ in cycle):
+                    in_cycle.update(id(s) for s, _ in cycle)
+                    cycles.append(cycle)
+    return cycles
+
+
+def _describe_cycle(cycle: list[tuple[Step, str | None]]) -> str:
+    """'a' (Thing) waits on 'b' (Thing) through its input 'x', and ..."""
+    def name(step: Step) -> str:
+        return f"'{step.name}' ({type(step.res).__name__})"
+
+    def through(label: str | None) -> str:
+        return (f"its input '{label}'" if label is not None
+                else "depends_on")
+
+    if len(cycle) == 1:
+        step, label = cycle[0]
+        links = f"{name(step)} waits on itself through {through(label)}"
+        never = "it can never be"
+    else:
+        never = "none of them can ever be"
+        parts = []
+        for i, (step, label) in enumerate(cycle):
+            nxt = cycle[(i + 1) % len(cycle)][0]
+            parts.append(f"{name(step)} waits on {name(nxt)} through "
+                         f"{through(label)}")
+        links = "; ".join(parts)
+    return (f"dependency cycle: {links}; {never} "
+            "created or updated; break the cycle (an input or depends_on "
+            "that leads back, through deferred_output() or an apply, to "
+            "the resource that needs it)")
+
+
+_TOO_DEEP = ("it is nested too deeply (lists or dicts inside each other "
+             "hundreds of levels down); export a flatter value")
+
+
+def _unsavable(value: Any) -> str | None:
+    """Why a stack output (as _plain made it) cannot be stored, or None:
+    the state's own JSON encoding, and UTF-8 (SQLite's text)."""
+    from outrun._engine.state import _encode
+
+    try:
+        _encode(value).encode("utf-8")
+    except RecursionError:
+        return _TOO_DEEP
+    except UnicodeEncodeError as exc:
+        return (f"it holds a string that is not valid text (a lone "
+                f"surrogate, {exc.object[exc.start:exc.end]!a}); export "
+                "text that encodes as UTF-8")
+    except (TypeError, ValueError) as exc:
+        if "integer string conversion" in str(exc):
+            return ("it holds an integer too long to save (more than "
+                    f"{sys.get_int_max_str_digits()} digits); export it "
+                    "as a string, str(n)")
+        return f"{exc}; stack outputs must be JSON values"
+    return None
 
 
 def _plain(value: Any) -> Any:
@@ -1463,6 +1755,9 @@ def describe_error(exc: BaseException) -> str:
     """An exception in one line, as failures and skips show it: its type
     and its message (the type alone when the message is empty)."""
     text = str(exc)
+    if isinstance(exc, (ProviderExitError, DependencyCycleError)) and text:
+        # Messages the engine wrote: the type adds nothing.
+        return text
     name = type(exc).__name__
     return f"{name}: {text}" if text else name
 
@@ -1484,15 +1779,31 @@ class _Threaded:
     custom timeouts applied to those."""
 
     def __init__(self, provider: Any, loop: asyncio.AbstractEventLoop,
-                 timeouts: Any) -> None:
+                 timeouts: Any, step: Step | None = None) -> None:
         self._provider = provider
         self._loop = loop
         self._timeouts = timeouts
+        self._step = step
 
     def __getattr__(self, name: str) -> Any:
+        fn = self._method(name)
+        step = self._step
+        if step is None:
+            return fn
+
+        def noted(*args: Any) -> Any:
+            # --debug-pending names the method running for the step.
+            step.calling, step.call_started = name, _monotonic()
+            try:
+                return fn(*args)
+            finally:
+                step.calling = None
+        return noted
+
+    def _method(self, name: str) -> Any:
         fn = getattr(self._provider, name)
         if not inspect.iscoroutinefunction(fn):
-            return fn
+            return _exits_caught(fn, name + "()", self._provider)
         loop = self._loop
         timeout = None
         if self._timeouts is not None:
@@ -1500,8 +1811,20 @@ class _Threaded:
                 if name in ("create", "update", "delete", "read") else None
             timeout = parse_duration(text) if text else None
 
+        provider = self._provider
+
+        async def guarded(coro: Any) -> Any:
+            # On the loop, SystemExit or KeyboardInterrupt out of a task
+            # would end the run: the provider's own is its step's failure.
+            try:
+                return await coro
+            except (SystemExit, KeyboardInterrupt) as exc:
+                if _real_interrupt(exc):
+                    raise
+                raise _provider_exit(exc, provider, name + "()") from None
+
         def call(*args: Any) -> Any:
-            coro = fn(*args)
+            coro = guarded(fn(*args))
             if timeout is not None:
                 coro = asyncio.wait_for(coro, timeout)
             try:
@@ -1515,6 +1838,51 @@ class _Threaded:
                     "ResourceOptions(custom_timeouts=CustomTimeouts(...)) "
                     "if the operation needs longer") from None
         return call
+
+
+def _label(step: Step) -> str:
+    """'name' (Class) of a step's resource, as messages name it."""
+    res = step.__dict__.get("res")
+    cls = type(res).__name__ if res is not None else step.type
+    return f"'{step.name}' ({cls})"
+
+
+def _real_interrupt(exc: BaseException) -> bool:
+    """A KeyboardInterrupt of Ctrl-C (the run is interrupted), not one a
+    provider raised itself."""
+    if not isinstance(exc, KeyboardInterrupt):
+        return False
+    from outrun import _host
+
+    rt = _host._current
+    return rt is None or rt.interrupted
+
+
+def _provider_exit(exc: BaseException, provider: Any,
+                   method: str) -> ProviderExitError:
+    """The step's error for a provider that raised SystemExit or
+    KeyboardInterrupt."""
+    what = type(exc).__name__
+    if isinstance(exc, SystemExit) and exc.code is not None:
+        what += f"({exc.code!r})"
+    return ProviderExitError(
+        f"{type(provider).__name__}.{method} raised {what}; this step "
+        "failed and the run went on. A provider reports a failure by "
+        "raising an exception (such as RuntimeError), not by exiting")
+
+
+def _exits_caught(fn: Any, method: str, provider: Any = None) -> Any:
+    """fn, with a SystemExit or KeyboardInterrupt it raises (on a pool
+    thread, never Ctrl-C's) turned into its step's failure."""
+    owner = provider if provider is not None \
+        else getattr(fn, "__self__", fn)
+
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise _provider_exit(exc, owner, method) from None
+    return call
 
 
 async def _to_thread(fn: Any, *args: Any) -> Any:
