@@ -272,6 +272,9 @@ class Deployment:
         self.idle_future: asyncio.Future[None] | None = None
         self.to_resolve: list[Step] = []
         self.commit_waiters: list[asyncio.Future[None]] = []
+        # Steps done whose records wait in the writer: the display shows
+        # them done only once the state holds them (see _flush, _fatal).
+        self.awaiting_commit: list[Step] = []
         self.flush_scheduled = False
         self.counts: dict[str, int] = {}
         self.failures: list[tuple[str, str]] = []
@@ -1028,7 +1031,10 @@ class Deployment:
         if self.dry_run:
             self.display.step_started(step)
         step.ok = True
-        self.display.step_finished(step)
+        if self.writer is None:
+            self.display.step_finished(step)
+        else:
+            self.awaiting_commit.append(step)
         self._count(op)
         self._to_resolve(step)
 
@@ -1073,7 +1079,10 @@ class Deployment:
                     tuple(sorted(deps)) if deps else (), step.protect,
                     step.retain, None, False, step.seq))
         step.ok = True
-        self.display.step_finished(step)
+        if writer is None:
+            self.display.step_finished(step)
+        else:
+            self.awaiting_commit.append(step)
         counts = self.counts
         counts["create"] = counts.get("create", 0) + 1
         self._to_resolve(step)
@@ -1222,6 +1231,9 @@ class Deployment:
             except Exception as exc:  # noqa: BLE001 - ends the run
                 self._fatal(exc)
                 return
+        shown, self.awaiting_commit = self.awaiting_commit, []
+        for step in shown:
+            self.display.step_finished(step)
         waiters, self.commit_waiters = self.commit_waiters, []
         for fut in waiters:
             if not fut.done():
@@ -1501,18 +1513,86 @@ class Deployment:
             self.in_flight -= 1
 
     def _fatal(self, exc: BaseException) -> None:
-        """The state cannot be written: nothing more starts, and what
-        waited for this commit fails with the reason."""
+        """The state cannot be written (a full disk): nothing more starts,
+        what waited for this commit fails with the reason, and the records
+        of the failed commit are dropped, so that no later commit writes
+        what the run reports as not recorded.  No step of theirs was shown
+        as done (see awaiting_commit); each is reported instead."""
         if self.fatal is None:
             self.fatal = exc
         self.stop()
+        if self.writer is not None:
+            self.writer.discard()
         waiters, self.commit_waiters = self.commit_waiters, []
         for fut in waiters:
             if not fut.done():
                 fut.set_exception(exc)
+        shown, self.awaiting_commit = self.awaiting_commit, []
         steps, self.to_resolve = self.to_resolve, []
+        waiting = {id(step) for step in steps}
+        done = set()
+        lost = []
+        counts = self.counts
+        for step in shown:
+            # Counted as done when it finished; it is not, for the state.
+            n = counts.get(step.op, 0) - 1
+            if n > 0:
+                counts[step.op] = n
+            else:
+                counts.pop(step.op, None)
+            if id(step) in waiting:
+                done.add(id(step))
+            else:
+                lost.append(step)
         for step in steps:
-            self._fail(step, exc)
+            if id(step) in done:
+                # The provider did its work and the intent record, which
+                # was committed before it started, stays: the next run
+                # says the operation did not finish.
+                self._fail(step, StateError(
+                    f"{exc}; its {step.op} finished but was not recorded, "
+                    "so the next run reports it as unfinished"),
+                    keep_intent=True)
+            else:
+                self._fail(step, exc)
+        if lost:
+            self._count_lost(lost, exc)
+
+    def _count_lost(self, lost: list[Step], exc: BaseException) -> None:
+        """Steps of inline providers (already settled) whose records did
+        not reach the state: one failure names them all."""
+        self.counts["failed"] = self.counts.get("failed", 0) + len(lost)
+        names = ", ".join(step.name for step in lost[:10])
+        if len(lost) > 10:
+            names += f" and {len(lost) - 10} more"
+        done = {plan.CREATE: "created", plan.UPDATE: "updated",
+                plan.REPLACE: "replaced", plan.IMPORT: "imported"}
+        how = " or ".join(sorted({done.get(step.op, step.op)
+                                  for step in lost}))
+        one = len(lost) == 1
+        self.failures.append((
+            "state",
+            f"{exc}. {len(lost)} resource{'' if one else 's'} "
+            f"{'was' if one else 'were'} {how} by this run but not "
+            f"recorded: {names}; the state holds what it held before, and "
+            f"the next `outrun up` does {'it' if one else 'them'} again"))
+
+    def flush_now(self) -> bool:
+        """Commits what is queued (at the end of a run) and shows the steps
+        it holds as done; False when it could not.  A state that cannot
+        be written ends the run as in _flush: a failure with the reason,
+        never a traceback."""
+        if self.writer is None:
+            return True
+        try:
+            self.writer.flush()
+        except StateError as exc:
+            self._fatal(exc)
+            return False
+        shown, self.awaiting_commit = self.awaiting_commit, []
+        for step in shown:
+            self.display.step_finished(step)
+        return True
 
     def stop(self) -> None:
         """Ctrl-C: no new steps start; those in flight finish."""
@@ -1564,7 +1644,10 @@ class Deployment:
             for key in self.stale_creates:
                 if key not in self.steps:
                     self.writer.remove(key)
-            self.writer.flush()
+            if not self.flush_now():
+                self.failures.append((
+                    "outputs",
+                    f"the stack's outputs were not saved: {self.fatal}"))
         return shown
 
 
