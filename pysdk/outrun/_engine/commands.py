@@ -333,9 +333,23 @@ def _run(kind: str, args: argparse.Namespace, stack: str, project: Project,
     if store is not None and store.has_stack(stack):
         # Read everything before the program starts: a state that cannot
         # be read stops the command here, with nothing done.
-        config = store.config(stack)
-        old = store.resources(stack)
-        providers = store.providers(stack)
+        try:
+            config = store.config(stack)
+            old = store.resources(stack)
+            providers = store.providers(stack)
+        except state_mod.CorruptStateError as exc:
+            # A damaged row: the run ends as every failed run does, with
+            # the summary (plain or --json) naming it.
+            display = make_display(kind, stack, project.name,
+                                   json_mode=args.json)
+            display.start()
+            display.finish(_Summary(
+                kind=kind, stack=stack, project=project.name,
+                result="failed", counts={}, duration=0.0, outputs={},
+                failures=[("state", str(exc))], skipped=0, warnings=[]))
+            display.close()
+            print(f"outrun: error: {exc}", file=sys.stderr)
+            return 1
     # A preview takes no lock, so it can run beside an up: what that up
     # has in flight is not the leftover of a run that died.
     running = store.live_holder(stack) \
@@ -436,8 +450,8 @@ async def _engine_main(rt: Any, code: types.CodeType,
         shown = {}
         if not interrupted and program_error is None:
             shown = await dep.finish_outputs()
-        elif dep.writer is not None:
-            dep.writer.flush()
+        else:
+            dep.flush_now()
     finally:
         _engine.active = None
     if dep.fatal is not None:
@@ -558,8 +572,10 @@ def _destroy_main(kind: str, stack: str, project: Project, store: Any,
         if dep.writer is not None:
             if not dep.failures and not interrupted:
                 dep.writer.set_outputs({}, frozenset())
-            dep.writer.flush()
-        failed = bool(dep.failures)
+            dep.flush_now()
+        if dep.fatal is not None:
+            print(f"outrun: error: {dep.fatal}", file=sys.stderr)
+        failed = bool(dep.failures or dep.fatal)
         result = ("interrupted" if interrupted or display.lost is not None
                   else "failed" if failed else "succeeded")
         outcome["result"] = result
