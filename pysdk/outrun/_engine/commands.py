@@ -123,10 +123,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
                    help="print one JSON event per line")
     p.add_argument("--loop", choices=("asyncio", "uvloop"),
                    default="asyncio", help="the event loop")
-    p.add_argument("--debug-pending", type=float, nargs="?", const=10.0,
+    p.add_argument("--debug-pending", type=float, nargs="?", const=5.0,
                    default=None, metavar="S",
                    help="say what the run waits for when nothing settles "
-                        "for S seconds")
+                        "for S seconds (5 by default, as for outrun run)")
     p.add_argument("--stall-warning", type=_stall_ms, default=None,
                    metavar="MS",
                    help="warn when the event loop is stuck for MS "
