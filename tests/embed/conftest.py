@@ -61,14 +61,16 @@ def program() -> Callable[[str], Path]:
 
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Callable[..., Running]]:
-    """start(argv, env=, ignore_sigint=False): starts argv in tmp_path as
+    """start(argv, env=, ignore_sigint=False, ignore_sighup=False): starts
+    argv in tmp_path as
     a Running; killed at the end of the test if it is still alive."""
     started: list[Running] = []
 
     def begin(argv: Argv, env: dict[str, str] | None = None,
-              ignore_sigint: bool = False) -> Running:
+              ignore_sigint: bool = False,
+              ignore_sighup: bool = False) -> Running:
         r = Running(argv, tmp_path, host_env() if env is None else env,
-                    ignore_sigint)
+                    ignore_sigint, ignore_sighup)
         started.append(r)
         return r
 

@@ -68,6 +68,23 @@ def host_env(**changes: str | None) -> dict[str, str]:
     return env
 
 
+def stop_signals_preexec(ignore_sigint: bool = False,
+                         ignore_sighup: bool = False) -> Callable[[], None]:
+    """A preexec_fn that sets the stop signals' dispositions in the child
+    explicitly, whatever this process inherited: a suite started under
+    nohup has SIGHUP ignored, and one run as a background job SIGINT, and
+    the host (rightly) keeps an ignored disposition."""
+
+    def preexec() -> None:
+        signal.signal(signal.SIGINT,
+                      signal.SIG_IGN if ignore_sigint else signal.SIG_DFL)
+        signal.signal(signal.SIGHUP,
+                      signal.SIG_IGN if ignore_sighup else signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    return preexec
+
+
 def run_process(argv: Argv, *, cwd: Path, env: dict[str, str] | None = None,
                 input: str | None = None, timeout: float = DEADLINE,
                 preexec_fn: Preexec = None,
@@ -109,19 +126,19 @@ class Running:
     with a deadline."""
 
     def __init__(self, argv: Argv, cwd: Path, env: dict[str, str],
-                 ignore_sigint: bool = False) -> None:
+                 ignore_sigint: bool = False,
+                 ignore_sighup: bool = False) -> None:
         # The child gets SIGINT's disposition set explicitly, whatever this
         # process inherited (a suite run as a background job has SIGINT
         # ignored, which would carry over to the child).
         # The reader threads of earlier processes may be alive: the child
         # only calls sigaction() before exec, which takes no lock.
-        disposition = signal.SIG_IGN if ignore_sigint else signal.SIG_DFL
         self.argv = [str(a) for a in argv]
         self.proc = subprocess.Popen(
             self.argv, cwd=cwd, env=env, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            preexec_fn=lambda: signal.signal(  # noqa: PLW1509
-                signal.SIGINT, disposition))
+            preexec_fn=stop_signals_preexec(  # noqa: PLW1509
+                ignore_sigint=ignore_sigint, ignore_sighup=ignore_sighup))
         self.stdout: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -80,6 +80,27 @@ def test_a_stop_signal_cleans_up_and_kills_every_child(start, program,
     assert _wait_gone(pids) == [], "children outlived the host"
 
 
+def test_an_ignored_sighup_stays_ignored(start, program, tmp_path):
+    # Under nohup SIGHUP arrives ignored; the host keeps it so, as any
+    # program does, and a later SIGTERM still stops the run.
+    pidfile = tmp_path / "pids"
+    run = start([OUTRUN, "run", program("children.py"), pidfile],
+                ignore_sighup=True)
+    run.expect("READY")
+    pids = [int(p) for p in pidfile.read_text().split()]
+
+    run.proc.send_signal(signal.SIGHUP)
+    # Still running after the SIGHUP: it prints nothing and waits.
+    with pytest.raises(subprocess.TimeoutExpired):
+        run.proc.wait(timeout=1.0)
+    run.proc.send_signal(signal.SIGTERM)
+    code, _, stderr = run.finish(timeout=PROMPT)
+
+    assert code == 143, stderr
+    assert "SIGHUP" not in stderr, stderr
+    assert _wait_gone(pids) == [], "children outlived the host"
+
+
 def test_direct_children_die_with_a_killed_host(start, program, tmp_path):
     # SIGKILL leaves the host no chance to kill its children's groups: each
     # child asked the kernel for SIGKILL when its parent dies

@@ -21,7 +21,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "embed"))
 
-from hostrun import DEADLINE, OUTRUN, host_env, run_process
+from hostrun import (
+    DEADLINE,
+    OUTRUN,
+    host_env,
+    run_process,
+    stop_signals_preexec,
+)
 
 SUPPORT = Path(__file__).resolve().parent / "support"
 PASSPHRASE = "correct horse battery staple"
@@ -97,7 +103,8 @@ class Project:
         proc = subprocess.Popen(
             self.argv(command, *args), cwd=self.dir, env=self.env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True)
+            stderr=subprocess.PIPE, text=True,
+            preexec_fn=stop_signals_preexec())  # noqa: PLW1509
         self.started.append(proc)
         return proc
 
