@@ -45,6 +45,14 @@ WORLDPROV = SOURCE / "tests" / "engine" / "support" / "worldprov.py"
 DEADLINE = 120.0
 
 
+def default_signals() -> None:
+    """preexec_fn: the stop signals at their defaults in the host, whatever
+    this script inherited (under nohup SIGHUP arrives ignored, and the
+    host rightly keeps it so)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def host_env(build: Path, **changes: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
@@ -183,7 +191,7 @@ def loop_sigint(outrun: Path, build: Path, runs: int, tmp: Path) -> Tally:
         twice = i % 3 == 2
         p = subprocess.Popen([str(outrun), "run", str(prog)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True, preexec_fn=default_signals)
         time.sleep(random.uniform(0.0, 0.3))
         p.send_signal(signal.SIGINT)
         if twice:
@@ -241,7 +249,7 @@ def loop_sigterm(outrun: Path, build: Path, runs: int, tmp: Path) -> Tally:
         """))
         p = subprocess.Popen([str(outrun), "run", str(prog)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True, preexec_fn=default_signals)
         assert p.stdout is not None
         ready = p.stdout.readline().strip() == "READY"
         if not ready:
