@@ -298,7 +298,8 @@ def loop_first_run(outrun: Path, build: Path, runs: int,
         world.mkdir()
         shutil.copy(WORLDPROV, proj / "worldprov.py")
         (proj / "__main__.py").write_text(
-            "from worldprov import Thing\nThing('a', 1)\nThing('b', 2)\n")
+            "from worldprov import Thing\n"
+            "Thing('a', 1, sleep=0.3)\nThing('b', 2)\n")
         env = host_env(build, WORLD_DIR=str(world))
         procs = [subprocess.Popen(_up_argv(outrun, proj), env=env,
                                   stdout=subprocess.PIPE,
