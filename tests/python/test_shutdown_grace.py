@@ -37,6 +37,12 @@ CALLED_AGAIN = """
 def test_a_second_shutdown_waits_no_second_grace():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    # The child exits with the abandoned callable's thread still asleep in
+    # Python, by design; in the sanitizer build LeakSanitizer's exit-time
+    # scan of such a thread crashed its tracer (signal 11) and the child
+    # ended -6.  What this test counts is waits, not leaks.
+    if "ASAN_OPTIONS" in env:
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
     try:
         proc = subprocess.run(
             [sys.executable, "-c", textwrap.dedent(CALLED_AGAIN)],
