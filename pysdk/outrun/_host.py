@@ -266,6 +266,15 @@ class Runtime:
 
     def _on_sigint(self, signum: int, frame: types.FrameType | None) -> None:
         """The first stop signal (Ctrl-C, SIGTERM, SIGHUP) of the run."""
+        if self.main_task is None and not self.interrupted:
+            # Still starting: no main task to cancel, and raising here
+            # would raise inside the SDK's own code ("internal error", then
+            # a second Ctrl-C met the default action: -2).  The run takes
+            # the signal once its main task exists (take_pending_signal),
+            # and the program never starts.
+            if not self.pending_signal:
+                self.pending_signal = signum
+            return
         first = not self.interrupted
         self.interrupted = True
         if not self.signal:

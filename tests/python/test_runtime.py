@@ -98,3 +98,29 @@ def test_track_and_wait_for_tracked(runtime):
     assert [f.result() for f in futures] == [0, 1, 2]
     assert runtime.tracked == set()
     assert runtime.failed == [failed.exception()]
+
+
+def test_a_stop_signal_before_the_main_task_waits_for_it():
+    # A Ctrl-C that reached the run's handler before the main task existed
+    # raised KeyboardInterrupt inside the SDK ("internal error", then -2 on
+    # the second Ctrl-C); it is kept for the run to take instead.
+    import signal
+
+    from outrun import _host
+
+    loop = asyncio.new_event_loop()
+    try:
+        rt = _host.Runtime(loop)
+        rt._on_sigint(signal.SIGINT, None)
+        assert (rt.pending_signal, rt.interrupted) == (signal.SIGINT, False)
+
+        async def program():
+            await asyncio.sleep(60)
+
+        rt.main_task = loop.create_task(program())
+        rt.take_pending_signal()
+        with pytest.raises(asyncio.CancelledError):
+            loop.run_until_complete(rt.main_task)
+        assert (rt.interrupted, rt.signal) == (True, signal.SIGINT)
+    finally:
+        loop.close()
