@@ -3,7 +3,8 @@
 # python3 and a C compiler, builds it, and then runs a sample or the tests.
 #
 #   scripts/dev.sh sample   install what is missing, build, run samples/hello
-#   scripts/dev.sh test     install what is missing, build, run every test
+#   scripts/dev.sh test     install what is missing, build, run every test,
+#                           then the memory checks below (what CI runs)
 #   scripts/dev.sh memcheck install what is missing, build, run the unit and
 #                           host suites under valgrind, then again in an
 #                           ASan+UBSan build (in build-asan/)
@@ -127,11 +128,17 @@ case "$cmd" in
         install_system_packages; install_python_packages; build_outrun
         exec "$build/outrun" run samples/hello ;;
     test)
-        install_system_packages; install_python_packages; build_outrun
+        # Every test, then the memory checks; every part runs even when an
+        # earlier one failed, and the last line is one closing line over
+        # all three logs (the suite, valgrind, the sanitizer build).
+        install_system_packages; install_python_packages
+        install_sanitizer_runtime; build_outrun
         status=0
         meson test -C "$build" --print-errorlogs -v || status=$?
-        # One plain closing line, whatever the runners printed before it.
-        python3 scripts/test-summary.py "$build/meson-logs/testlog.json"
+        memcheck || status=$?
+        python3 scripts/test-summary.py "$build/meson-logs/testlog.json" \
+            "$build/meson-logs/testlog-valgrind.json" \
+            "${build%/}-asan/meson-logs/testlog.json" || status=1
         exit "$status" ;;
     memcheck)
         install_system_packages; install_python_packages
