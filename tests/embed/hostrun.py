@@ -103,6 +103,15 @@ def run_process(argv: Argv, *, cwd: Path, env: dict[str, str] | None = None,
                     f"(stdout: {exc.stdout!r}, stderr: {exc.stderr!r})")
 
 
+def process_gone(pid: int) -> bool:
+    """The process has exited (or is only a zombie no one reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def line_of(path: Path, marker: str) -> int:
     """The number of the one line of path that contains marker."""
     found = [n for n, text in enumerate(path.read_text().splitlines(), 1)

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import pytest
-from hostrun import OUTRUN, PROMPT, host_env
+from hostrun import OUTRUN, PROMPT, host_env, process_gone
 
 # The host's shutdown grace for Python callables still running at exit.
 GRACE = 2.0
@@ -37,24 +37,16 @@ def test_exit_with_a_call_in_flight_waits_one_grace(start, program, mode,
     assert "internal error" not in stderr, stderr
 
 
-def _gone(pid: int) -> bool:
-    """The process has exited (or is a zombie no one reaped yet)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
 
 def _wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
     """Waits (bounded) for pids to go; returns those still alive."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        alive = [p for p in pids if not _gone(p)]
+        alive = [p for p in pids if not process_gone(p)]
         if not alive:
             return []
         time.sleep(0.05)
-    return [p for p in pids if not _gone(p)]
+    return [p for p in pids if not process_gone(p)]
 
 
 @pytest.mark.parametrize(("sig", "want", "message"), [

@@ -7,16 +7,8 @@ from __future__ import annotations
 
 import os
 
-from hostrun import OUTRUN, PROMPT
+from hostrun import OUTRUN, PROMPT, process_gone
 
-
-def _gone(pid: int) -> bool:
-    """The process has exited (or is only a zombie no one reaped yet)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def test_the_run_waits_for_offloaded_work_and_processes(outrun, program):
@@ -38,7 +30,7 @@ def test_ctrl_c_with_work_in_flight_exits_and_kills_the_process(
     code, _, stderr = run.finish(timeout=PROMPT)
 
     assert code == 130, stderr
-    assert _gone(pid), f"the child {pid} outlived the run"
+    assert process_gone(pid), f"the child {pid} outlived the run"
 
 
 def test_ctrl_c_inside_on_output_ends_the_run(start, program, tmp_path):
@@ -55,7 +47,7 @@ def test_ctrl_c_inside_on_output_ends_the_run(start, program, tmp_path):
 
     assert code == 130, stderr
     assert "Exception ignored" not in stderr, stderr
-    assert _gone(pid), f"the child {pid} outlived the run"
+    assert process_gone(pid), f"the child {pid} outlived the run"
 
 
 def test_sys_exit_inside_on_output_ends_the_run(start, program, tmp_path):
@@ -66,7 +58,7 @@ def test_sys_exit_inside_on_output_ends_the_run(start, program, tmp_path):
 
     assert code == 3, stderr
     assert "Exception ignored" not in stderr, stderr
-    assert _gone(int(pidfile.read_text()))
+    assert process_gone(int(pidfile.read_text()))
 
 
 def test_exit_with_work_in_flight_never_hangs(start, program, tmp_path):
@@ -80,7 +72,7 @@ def test_exit_with_work_in_flight_never_hangs(start, program, tmp_path):
 
     assert code == 0, stderr
     if pidfile.exists() and pidfile.read_text():
-        assert _gone(int(pidfile.read_text()))
+        assert process_gone(int(pidfile.read_text()))
 
 
 def test_threads_option_sizes_the_pool(outrun, tmp_path):
