@@ -28,6 +28,7 @@ Everything runs in a temporary folder, on this machine only.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -128,10 +129,8 @@ def loop_kill9(outrun: Path, build: Path, runs: int, tmp: Path) -> Tally:
         variant = random.randrange(6)
         (proj / "__main__.py").write_text(world_program(variant))
         (world / "ops.log").unlink(missing_ok=True)
-        up = subprocess.Popen([str(outrun), "up", "--yes", "-C", str(proj)]
-                              if _takes_yes(outrun) else
-                              [str(outrun), "up", "-C", str(proj)],
-                              env=env, stdout=subprocess.DEVNULL,
+        up = subprocess.Popen(_up_argv(outrun, proj), env=env,
+                              stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
         time.sleep(random.uniform(0.0, 1.2))
         up.kill()
@@ -165,6 +164,7 @@ def loop_kill9(outrun: Path, build: Path, runs: int, tmp: Path) -> Tally:
     return t
 
 
+@functools.lru_cache(maxsize=None)
 def _takes_yes(outrun: Path) -> bool:
     help_text = subprocess.run([str(outrun), "up", "--help"],
                                capture_output=True, text=True).stdout
