@@ -471,13 +471,13 @@ def run(main: Callable[[], Awaitable[T]] | Awaitable[T]) -> Any:
     rt = current()
     if rt is not None:
         task = rt.track(aw)
-        from outrun._engine import deployment
+        from outrun import _monitor
 
-        dep = deployment.current()
-        if dep is not None:
+        monitor = _monitor.active
+        if monitor is not None:
             # Under outrun up / preview, a mapping main returns becomes
             # stack outputs.
-            task.add_done_callback(dep.export_result)
+            task.add_done_callback(monitor.program_returned)
         return task
     try:
         asyncio.get_running_loop()

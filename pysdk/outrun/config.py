@@ -8,6 +8,8 @@ from typing import Any
 
 from _outrun import Output
 
+from outrun import _monitor
+
 
 class ConfigMissingError(Exception):
     """A required configuration value is not set."""
@@ -32,13 +34,6 @@ class ConfigTypeError(Exception):
         self.type_name = type_name
 
 
-def _values() -> dict[str, Any]:
-    from outrun._engine import deployment
-
-    dep = deployment.current()
-    return dict(dep.config) if dep is not None else {}
-
-
 class Config:
     """The configuration of one namespace (the project's by default): keys
     are set as ``NAMESPACE:KEY``, or just ``KEY`` for the project's own."""
@@ -56,7 +51,8 @@ class Config:
         return f"{self.name}:{key}"
 
     def _raw(self, key: str) -> tuple[str, bool] | None:
-        entry = _values().get(self.full_key(key))
+        monitor = _monitor.active
+        entry = monitor.config(self.full_key(key)) if monitor else None
         if entry is None:
             return None
         return entry.value, entry.secret

@@ -173,7 +173,7 @@ def _resource_base() -> type:
     return CustomResource
 
 
-from outrun import _engine  # noqa: E402
+from outrun import _monitor  # noqa: E402
 from outrun.resource import ResourceOptions as _ResourceOptions  # noqa: E402
 
 
@@ -192,12 +192,13 @@ class Resource(_resource_base()):  # type: ignore[misc]
                 "outrun.dynamic.Resource needs a ResourceProvider instance "
                 f"as its provider, not {type(provider).__name__}")
         self._provider_impl = provider
-        dep = _engine.active
-        if (dep is not None and type(name) is str and type(props) is dict
+        monitor = _monitor.active
+        if (monitor is not None and type(name) is str and type(props) is dict
                 and (opts is None or type(opts) is _ResourceOptions)):
-            # The common case, straight to the engine: this constructor
+            # The common case, straight to the monitor: this constructor
             # runs once per resource.
-            dep.register(self, type_, name, True, props, opts, False)
+            monitor.register_resource(self, type_, name, True, props, opts,
+                                      False)
             return
         super().__init__(type_, name, props, opts)
 

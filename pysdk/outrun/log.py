@@ -11,21 +11,17 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from outrun._engine import secrets as _secrets
+from outrun import _monitor, _secrets
 
 
 def _emit(level: str, msg: str, resource: Any = None) -> None:
-    from outrun._engine import deployment
-
-    dep = deployment.current()
+    monitor = _monitor.active
     urn = None
     if resource is not None:
         step = getattr(resource, "_step", None)
         urn = step.urn if step is not None else None
-    if dep is not None:
-        if level == "warning":
-            dep.warnings.append(msg)
-        dep.display.diag(level, str(msg), urn)
+    if monitor is not None:
+        monitor.log(level, str(msg), urn)
         return
     if level == "debug":
         return
@@ -51,12 +47,7 @@ def warn(msg: str, resource: Any = None, stream_id: int | None = None,
 
 def error(msg: str, resource: Any = None, stream_id: int | None = None,
           ephemeral: bool | None = None) -> None:
-    """An error message; it also makes the run fail."""
-    from outrun._engine import deployment
-
-    dep = deployment.current()
-    if dep is not None:
-        dep.failures.append(("log.error", str(msg)))
+    """An error message; under a run it also makes the run fail."""
     _emit("error", msg, resource)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Union
 import _outrun
 from _outrun import Output
 
-from outrun._engine import secrets as _secrets
+from outrun import _secrets
 
 __all__ = ["ProcessError", "ProcessResult", "ProcessTimeoutError", "cancel",
            "run"]

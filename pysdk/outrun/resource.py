@@ -17,7 +17,7 @@ import math
 
 from _outrun import UNKNOWN, Output
 
-from outrun import _engine
+from outrun import _monitor
 
 ROOT_STACK_RESOURCE = None
 
@@ -222,13 +222,13 @@ class Resource:
             props = {}
         elif type(props) is not dict and not isinstance(props, Mapping):
             raise TypeError("Expected resource properties to be a mapping")
-        dep = _engine.active
-        if dep is None:
+        monitor = _monitor.active
+        if monitor is None:
             raise RuntimeError(
                 f"cannot create resource '{name}' ({t}): resources need a "
                 "deployment; run the program with `outrun up` or "
                 "`outrun preview` (not `outrun run` or python3)")
-        dep.register(self, t, name, custom, props, opts, remote)
+        monitor.register_resource(self, t, name, custom, props, opts, remote)
 
     def __getattr__(self, name: str) -> Any:
         # Output attributes are made on first use: a resource with many
@@ -286,8 +286,12 @@ class ComponentResource(Resource):
     def register_outputs(self, outputs: Mapping[str, Any] | None) -> None:
         """Records the component's outputs in the state (it does not make
         attributes of them: assign those yourself)."""
-        self._step.deployment.register_outputs(  # type: ignore[attr-defined]
-            self, outputs or {})
+        monitor = _monitor.active
+        if monitor is None:
+            raise RuntimeError(
+                "register_outputs() needs the run that created the "
+                "resource; call it from the component's constructor")
+        monitor.register_outputs(self, outputs or {})
 
 
 class ProviderResource(CustomResource):
@@ -307,9 +311,7 @@ def export(name: str, value: Any) -> None:
     """Makes ``value`` (an Output, a plain value, or a structure holding
     Outputs) a stack output called ``name``; the last export of a name
     wins."""
-    from outrun._engine import deployment
-
-    dep = deployment.current()
+    dep = _monitor.active
     if dep is None:
         raise RuntimeError(
             "Failed to export output: stack outputs need a deployment; run "
@@ -387,25 +389,19 @@ def output_value_problem(value: Any) -> str | None:
 
 def get_project() -> str:
     """The project's name."""
-    from outrun._engine import deployment
-
-    dep = deployment.current()
+    dep = _monitor.active
     return dep.project if dep is not None else "project"
 
 
 def get_stack() -> str:
     """The stack's name."""
-    from outrun._engine import deployment
-
-    dep = deployment.current()
+    dep = _monitor.active
     return dep.stack if dep is not None else "stack"
 
 
 def is_dry_run() -> bool:
     """True during ``outrun preview``."""
-    from outrun._engine import deployment
-
-    dep = deployment.current()
+    dep = _monitor.active
     return dep is not None and dep.dry_run
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from _outrun import UNKNOWN
-from outrun import _engine
+from outrun import _monitor
 from outrun._engine import deployment as deployment_mod
 from outrun._engine import plan
 from outrun._engine.state import ResourceState, Store
@@ -257,15 +257,12 @@ def _run(tmp_path: Any, program: Any, parallel: int = 64,
                 kind=kind, project="proj", stack="dev", store=store,
                 display=display, parallel=parallel, config={}, loop=loop)
             dep.load(store.resources("dev"), store.providers("dev"))
-            _engine.active = dep
-            try:
+            with _monitor.activate(dep):
                 program()
                 await dep.wait_idle()
                 if kind == "up":
                     await dep.delete_removed()
                 await dep.finish_outputs()
-            finally:
-                _engine.active = None
             return dep
 
         dep = loop.run_until_complete(main())

@@ -10,7 +10,7 @@ import os
 import outrun
 import pytest
 from outrun import Output
-from outrun._engine import secrets
+from outrun import _secrets as secrets
 from outrun.process import ProcessError, ProcessTimeoutError
 from output_support import LOOPS, error_of, run
 

@@ -1,4 +1,4 @@
-"""outrun._engine.secrets: the plaintext of known secrets masked out of
+"""outrun._secrets: the plaintext of known secrets masked out of
 what the run prints (the display in its three modes, outrun.log, the
 standard streams during a run); short common strings never masked."""
 
@@ -10,7 +10,7 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-from outrun._engine import secrets
+from outrun import _secrets as secrets
 from outrun._engine.display import make_display
 
 TOKEN = "tok-3f9a27c1d8e4"

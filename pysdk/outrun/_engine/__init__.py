@@ -1,10 +1,4 @@
-"""The engine behind outrun preview / up / destroy.
-
-``active`` is the deployment of the run in progress (or None): the SDK's
-resource classes read it on every construction, so it lives here, where
-importing it costs nothing.
+"""The engine behind outrun preview / up / destroy: one implementation of
+the registration interface (``outrun._monitor``), with the state and the
+display behind it.  Nothing of the resource model imports this package.
 """
-
-from typing import Any
-
-active: Any = None

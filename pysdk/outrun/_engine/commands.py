@@ -15,9 +15,9 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
-from outrun import _engine
+from outrun import _monitor
 from outrun._engine import deployment as deployment_mod
-from outrun._engine import secrets as secrets_mod
+from outrun import _secrets as secrets_mod
 from outrun._engine import state as state_mod
 
 # At most this many provider operations run at once unless --parallel says
@@ -387,7 +387,7 @@ def _run(kind: str, args: argparse.Namespace, stack: str, project: Project,
     }
     try:
         # What the run writes to stdout and stderr (tracebacks, messages,
-        # the program's prints) masks the secrets it knows (secrets.py).
+        # the program's prints) masks the secrets it knows (outrun/_secrets.py).
         with secrets_mod.masked_streams():
             exit_code = _host.run_program(run_options, program_main=code_main)
     finally:
@@ -417,7 +417,7 @@ async def _engine_main(rt: Any, code: types.CodeType,
     gc.freeze()
     display.start()
     dep.load(*preloaded)
-    _engine.active = dep
+    _monitor.active = dep
     program_error: BaseException | None = None
     interrupted = False
     try:
@@ -453,7 +453,7 @@ async def _engine_main(rt: Any, code: types.CodeType,
         else:
             dep.flush_now()
     finally:
-        _engine.active = None
+        _monitor.active = None
     if dep.fatal is not None:
         print(f"outrun: error: {dep.fatal}", file=sys.stderr)
     user_failures = [e for e in rt.failed
@@ -604,7 +604,7 @@ async def _define_providers(dep: Any, code: types.CodeType,
     dep.display.diag("info", "running the program to define the providers "
                              "it holds; its resources are not registered")
     dep.definitions_only = True
-    _engine.active = dep
+    _monitor.active = dep
     try:
         result = eval(code, module.__dict__)
         if asyncio.iscoroutine(result):
@@ -613,7 +613,7 @@ async def _define_providers(dep: Any, code: types.CodeType,
         dep.warn(f"the program failed while defining its providers: "
                  f"{deployment_mod.describe_error(exc)}")
     finally:
-        _engine.active = None
+        _monitor.active = None
         dep.definitions_only = False
     dep.forget_providers()
 

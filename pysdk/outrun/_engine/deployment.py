@@ -40,9 +40,9 @@ from typing import Any
 from _outrun import UNKNOWN, Output, contains_unknowns
 from _outrun import scan_inputs as _scan_inputs
 
-from outrun import _engine
+from outrun import _monitor
 from outrun._engine import plan
-from outrun._engine import secrets as _secrets
+from outrun import _secrets
 from outrun._engine.state import ResourceState, StateError
 from outrun.dynamic import DiffResult, ResourceProvider
 
@@ -54,7 +54,8 @@ _EMPTY: Mapping[str, Any] = types.MappingProxyType({})
 
 
 def current() -> Deployment | None:
-    return _engine.active
+    active = _monitor.active
+    return active if isinstance(active, Deployment) else None
 
 
 class EngineFailure(Exception):
@@ -258,7 +259,7 @@ class Deployment:
         self.store = store
         self.display = display
         self.parallel = max(1, parallel)
-        self.config = config
+        self.config_values = config
         self.loop = loop
         self.old: dict[str, ResourceState] = {}
         self.writer: Any = None
@@ -391,10 +392,30 @@ class Deployment:
         self.warnings.append(message)
         self.display.diag("warning", message)
 
+    # The rest of the registration interface (outrun._monitor) -------------
+
+    def config(self, key: str) -> _monitor.ConfigValue | None:
+        return self.config_values.get(key)
+
+    def log(self, level: str, message: str, urn: str | None) -> None:
+        if level == "warning":
+            self.warnings.append(message)
+        elif level == "error":
+            self.failures.append(("log.error", message))
+        self.display.diag(level, message, urn)
+
+    def invoke(self, token: str, args: Mapping[str, Any],
+               provider: Any = None) -> Any:
+        raise NotImplementedError(
+            f"the provider function '{token}' cannot be called: the engine "
+            "serves resources of its built-in and dynamic providers, and "
+            "none of them offers functions")
+
     # Registration (from Resource.__init__) ------------------------------
 
-    def register(self, res: Any, t: str, name: str, custom: bool,
-                 props: Mapping[str, Any], opts: Any, remote: bool) -> None:
+    def register_resource(self, res: Any, t: str, name: str, custom: bool,
+                          props: Mapping[str, Any], opts: Any,
+                          remote: bool) -> None:
         step = Step()
         step.deployment = self
         step.res = res
@@ -1253,7 +1274,7 @@ class Deployment:
         guessed from a quiet spell: slow providers or offloads never cause
         a false alarm, they only keep the search from running."""
         self.cycle_handle = None
-        if _engine.active is not self:
+        if _monitor.active is not self:
             return
         if self._engine_idle():
             seen = self._progress_mark()
@@ -1337,7 +1358,7 @@ class Deployment:
     def export(self, name: str, value: Any) -> None:
         self.exports[name] = value
 
-    def export_result(self, task: asyncio.Future[Any]) -> None:
+    def program_returned(self, task: asyncio.Future[Any]) -> None:
         """outrun.run(main): what main returns, if a mapping, is merged
         into the exports."""
         if task.cancelled() or task.exception() is not None:

@@ -127,7 +127,7 @@ and .timers (redraw timers scheduled).
 
 Secrets: the engine passes only names, types, ops and messages, and
 every write masks the plaintext of each secret the run knows as
-"[secret]" (outrun._engine.secrets; in the live view, before a row is
+"[secret]" (outrun._secrets; in the live view, before a row is
 clipped, so that no piece of one shows).
 """
 from __future__ import annotations
@@ -143,7 +143,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from outrun._engine import secrets as _secrets
+from outrun import _secrets
 
 __all__ = [
     "Display",
@@ -378,7 +378,7 @@ class Display:
         self.color = color
         self.header = _HEADER[kind].format(stack=stack, project=project)
         # Every write masks the plaintext of the secrets the run knows
-        # (secrets.py): the one place all three modes go through.
+        # (outrun/_secrets.py): the one place all three modes go through.
         self._write = _secrets.masking(stream.write)
         self._debug = os.environ.get("OUTRUN_LOG") == "debug"
         self._finished = False

@@ -100,7 +100,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from outrun._engine import secrets as _secrets
+from outrun import _secrets
+from outrun._monitor import ConfigValue
 
 
 @dataclass(slots=True)
@@ -144,12 +145,6 @@ class StackSummary:
     last_time: float | None      # epoch seconds the last run ended
     last_started: float | None = None  # epoch seconds it started
     running: str | None = None   # who runs it now, when it has not ended
-
-
-@dataclass(slots=True)
-class ConfigValue:
-    value: str
-    secret: bool
 
 
 class StateError(Exception):

@@ -9,7 +9,7 @@ included).  Secrets become known here when
 
 - the state opens or seals one (secret config values, secret resource
   inputs and outputs, secret stack outputs: ``state.py``),
-- the engine reads a secret input of a resource (``deployment.py``),
+- the engine reads a secret input of a resource (``_engine/``),
 - ``outrun.process.run`` is given a secret Output (``process.py``).
 
 A value that was never marked secret, or that the program takes out of a
