@@ -59,6 +59,19 @@ register_shutdown(PyObject *module)
 }
 
 static int
+add_float(PyObject *module, const char *name, double value)
+{
+    PyObject *v = PyFloat_FromDouble(value);
+    int r;
+
+    if (v == NULL)
+        return -1;
+    r = PyModule_AddObjectRef(module, name, v);
+    Py_DECREF(v);
+    return r;
+}
+
+static int
 module_exec(PyObject *module)
 {
     bnd_state *st = bnd_get_state(module);
@@ -70,6 +83,19 @@ module_exec(PyObject *module)
         return -1;
     if (PyModule_AddStringConstant(module, "built_for_python",
                                    PY_VERSION) < 0)
+        return -1;
+    /* The limits of a run (run_limits.h), for the SDK's parsers. */
+    if (PyModule_AddIntConstant(module, "THREADS_DEFAULT",
+                                RT_THREADS_DEFAULT) < 0 ||
+        PyModule_AddIntConstant(module, "THREADS_MAX", RT_THREADS_MAX) < 0 ||
+        add_float(module, "STALL_WARNING_DEFAULT_MS",
+                  RT_STALL_WARNING_DEFAULT_MS) < 0 ||
+        add_float(module, "STALL_WARNING_MAX_MS",
+                  RT_STALL_WARNING_MAX_MS) < 0 ||
+        add_float(module, "DEBUG_PENDING_DEFAULT_S",
+                  RT_DEBUG_PENDING_DEFAULT_S) < 0 ||
+        add_float(module, "DEBUG_PENDING_MAX_S", RT_DEBUG_PENDING_MAX_S) < 0 ||
+        add_float(module, "SHUTDOWN_GRACE_S", RT_SHUTDOWN_GRACE_S) < 0)
         return -1;
 
     if (intern(&st->str_call_soon, "call_soon") < 0 ||

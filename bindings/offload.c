@@ -36,7 +36,6 @@
  * APIs, subprocesses), so threads are cheap next to what they wait for;
  * `outrun bench offload` measures 1,000 x 10 ms sleeps within a few percent
  * of ideal at this size. */
-#define BND_DEFAULT_THREADS 64
 
 /* Each pool thread keeps its own thread state for its whole life, created
  * at its first Python job (about 80 ns per acquisition instead of 400).
@@ -130,10 +129,10 @@ threads_wanted(bnd_state *st)
         char *end;
 
         n = strtol(env, &end, 10);
-        if (*end == '\0' && n >= 1 && n <= 1024)
+        if (*end == '\0' && n >= 1 && n <= RT_THREADS_MAX)
             return (unsigned)n;
     }
-    return BND_DEFAULT_THREADS;
+    return RT_THREADS_DEFAULT;
 }
 
 static PyObject *
@@ -873,9 +872,9 @@ module_configure_pool(PyObject *module, PyObject *arg)
 
     if (n == -1 && PyErr_Occurred())
         return NULL;
-    if (n < 1 || n > 1024) {
+    if (n < 1 || n > RT_THREADS_MAX) {
         PyErr_SetString(PyExc_ValueError,
-                        "the pool takes from 1 to 1024 threads");
+                        "the pool takes from 1 to " RT_STR(RT_THREADS_MAX) " threads");
         return NULL;
     }
     if (st->pool != NULL) {

@@ -7,6 +7,7 @@
 
 #include "../runtime/channel.h"
 #include "../runtime/pool.h"
+#include "../runtime/run_limits.h"
 
 /* A job of bindings/: the runtime job, and where its outcome goes. */
 typedef struct bnd_job {

@@ -105,11 +105,11 @@ parse_run(int argc, char **argv, int i, struct rt_args *out, char *err,
                 v = argv[++i];
             }
             ms = strtod(v, &end);
-            if (end == v || *end != '\0' || !(ms >= 0) || ms > 3600e3)
+            if (end == v || *end != '\0' || !(ms >= 0) || ms > RT_STALL_WARNING_MAX_MS)
                 return fail(err, errlen,
                             "--stall-warning takes milliseconds from 0 "
-                            "(off) to 3600000, not '%s'",
-                            v);
+                            "(off) to %.0f, not '%s'",
+                            RT_STALL_WARNING_MAX_MS, v);
             out->stall_warning_ms = ms;
             continue;
         }
@@ -128,14 +128,14 @@ parse_run(int argc, char **argv, int i, struct rt_args *out, char *err,
             n = strtol(v, &end, 10);
             if (end == v || *end != '\0' || n < 1 || n > RT_THREADS_MAX)
                 return fail(err, errlen,
-                            "--threads takes a number from 1 to 1024, not "
+                            "--threads takes a number from 1 to %d, not "
                             "'%s'",
-                            v);
+                            RT_THREADS_MAX, v);
             out->threads = (unsigned)n;
             continue;
         }
         if (strcmp(arg, "--debug-pending") == 0) {
-            out->debug_pending = RT_DEBUG_PENDING_DEFAULT;
+            out->debug_pending = RT_DEBUG_PENDING_DEFAULT_S;
             continue;
         }
         if (strncmp(arg, "--debug-pending=", 16) == 0) {
@@ -143,7 +143,7 @@ parse_run(int argc, char **argv, int i, struct rt_args *out, char *err,
             double seconds = strtod(arg + 16, &end);
 
             if (end == arg + 16 || *end != '\0' || !(seconds > 0) ||
-                seconds > 86400)
+                seconds > RT_DEBUG_PENDING_MAX_S)
                 return fail(err, errlen,
                             "--debug-pending takes a number of seconds "
                             "above 0, not '%s'",

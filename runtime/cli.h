@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "run_limits.h"
+
 enum rt_command {
     RT_CMD_NONE = 0,
     RT_CMD_HELP,    /* outrun --help, or no arguments at all */
@@ -17,15 +19,6 @@ enum rt_command {
     RT_CMD_PYTHON,  /* outrun python [PYTHON ARGS...] */
     RT_CMD_SDK,     /* a command implemented by the Python SDK (bench) */
 };
-
-/* The stall watchdog's threshold unless --stall-warning says otherwise. */
-#define RT_STALL_WARNING_DEFAULT_MS 200.0
-
-/* The most pool threads --threads accepts. */
-#define RT_THREADS_MAX 1024
-
-/* Seconds without progress before --debug-pending reports. */
-#define RT_DEBUG_PENDING_DEFAULT 5.0
 
 enum rt_loop {
     RT_LOOP_ASYNCIO = 0,

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "run_limits.h"
 
 PyMODINIT_FUNC
 PyInit__outrun(void);
@@ -473,7 +474,6 @@ cleanup:
 
 /* Grace period for Python callables still running on pool threads at exit:
  * long enough for ordinary cleanup, short enough that exit never hangs. */
-#define RT_SHUTDOWN_GRACE_S 2.0
 
 /* Stops the worker pool (bindings/offload.c): it takes no more jobs,
  * cancels the queued ones, kills running processes, gives running Python

@@ -39,6 +39,7 @@
 
 #include "channel.h"
 #include "pool.h"
+#include "run_limits.h"
 
 /* job->state.  IDLE is 0, so a zeroed job is idle. */
 enum {
@@ -414,7 +415,7 @@ rt_pool_new(unsigned nthreads, size_t queue_cap,
     int r;
 
     *out = NULL;
-    if (nthreads < 1 || nthreads > 1024)
+    if (nthreads < 1 || nthreads > RT_THREADS_MAX)
         return -EINVAL;
     pool = calloc(1, sizeof(*pool));
     if (pool == NULL)

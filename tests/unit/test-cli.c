@@ -201,7 +201,7 @@ START_TEST(cli_run_debug_pending)
     ck_assert(a.debug_pending == 0);
 
     ck_assert_int_eq(parse(ARGV("run", "--debug-pending", "prog.py"), &a), 0);
-    ck_assert(a.debug_pending == RT_DEBUG_PENDING_DEFAULT);
+    ck_assert(a.debug_pending == RT_DEBUG_PENDING_DEFAULT_S);
     ck_assert_str_eq(a.program, "prog.py");
 
     ck_assert_int_eq(
