@@ -3,7 +3,8 @@
 # python3 and a C compiler, builds it, and then runs a sample or the tests.
 #
 #   scripts/dev.sh sample   install what is missing, build, run samples/hello
-#   scripts/dev.sh test     install what is missing, build, run every test,
+#   scripts/dev.sh test     install what is missing, build, run every test
+#                           (the lint suite among them: ruff and mypy),
 #                           then the memory checks below (what CI runs)
 #   scripts/dev.sh memcheck install what is missing, build, run the unit and
 #                           host suites under valgrind, then again in an
@@ -46,6 +47,25 @@ install_apt_list() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need_apt[@]}" >/dev/null
 }
 
+# Whether every package that requirements-dev.txt pins (name==version) is
+# installed at that version: the linter and the type checker are pinned.
+pinned_versions_installed() {
+    python3 - <<'PY'
+import importlib.metadata as md
+import re
+import sys
+
+for line in open("requirements-dev.txt", encoding="utf-8"):
+    pin = re.match(r"\s*([A-Za-z0-9_.-]+)\s*==\s*([^\s#;]+)", line)
+    if pin:
+        try:
+            if md.version(pin[1]) != pin[2]:
+                sys.exit(1)
+        except md.PackageNotFoundError:
+            sys.exit(1)
+PY
+}
+
 install_python_packages() {
     # The Python headers and pip come with Debian's own python3 only as
     # separate packages; a pyenv or python.org build has both.
@@ -55,7 +75,8 @@ install_python_packages() {
         need_apt=(python3-dev python3-pip python3-venv)
         install_apt_list
     fi
-    if ! python3 -c 'import mesonpy, pytest, hypothesis, uvloop, cryptography, orjson' 2>/dev/null \
+    if ! python3 -c 'import mesonpy, pytest, hypothesis, uvloop, cryptography, orjson, ruff, mypy' 2>/dev/null \
+        || ! pinned_versions_installed \
         || ! command -v meson >/dev/null || ! command -v ninja >/dev/null; then
         say "installing Python packages from requirements-dev.txt"
         local flags=(-q)

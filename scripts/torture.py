@@ -164,7 +164,7 @@ def loop_kill9(outrun: Path, build: Path, runs: int, tmp: Path) -> Tally:
     return t
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _takes_yes(outrun: Path) -> bool:
     help_text = subprocess.run([str(outrun), "up", "--help"],
                                capture_output=True, text=True).stdout

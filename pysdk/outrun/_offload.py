@@ -74,7 +74,7 @@ def blocking(fn: Callable[P, R]) -> Callable[P, Output[R]]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Output[R]:
         return _outrun.offload(fn, *args, **kwargs)
 
-    wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+    wrapper.__wrapped__ = fn
     return wrapper
 
 

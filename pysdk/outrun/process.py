@@ -114,8 +114,10 @@ def _describe(args: Sequence[Any] | str, secret: frozenset[int] | bool
               ) -> str:
     """The command for a message: secret arguments as [secret], and every
     known secret masked in the rest."""
-    if secret is True:
-        return _secrets.REPLACEMENT
+    if isinstance(secret, bool):
+        if secret:
+            return _secrets.REPLACEMENT
+        secret = frozenset()
     if isinstance(args, (str, bytes)):
         return _secrets.mask(os.fsdecode(args))
     return _secrets.mask(" ".join(

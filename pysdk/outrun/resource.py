@@ -249,11 +249,11 @@ class Resource:
 
     @property
     def pulumi_resource_type(self) -> str:
-        return self._step.type  # type: ignore[attr-defined]
+        return self._step.type
 
     @property
     def pulumi_resource_name(self) -> str:
-        return self._step.name  # type: ignore[attr-defined]
+        return self._step.name
 
     def translate_output_property(self, prop: str) -> str:
         return prop

@@ -93,7 +93,9 @@ class Graph:
         if fails:
             exc = LookupError(f"leaf {len(self.nodes)}")
             data = model.rejected(exc)
-            settle_it: Any = lambda: o._reject(exc)
+
+            def settle_it() -> None:
+                o._reject(exc)
         else:
             data = model.resolved(value, known, secret, deps)
 

@@ -10,19 +10,22 @@ from pathlib import Path
 
 import _outrun
 import outrun
+import pytest
 
 SOURCE_DIR = Path(os.environ.get("OUTRUN_SOURCE_DIR",
                                  Path(__file__).resolve().parents[2]))
 STUB = SOURCE_DIR / "bindings" / "_outrun.pyi"
+# The host's own module's stub (runtime/host.c builds the module in).
+HOST_STUB = SOURCE_DIR / "typings" / "_outrun_host.pyi"
 
 # What every module has, whether or not its stub names it.
 MODULE_ATTRIBUTES = {"__doc__", "__file__", "__loader__", "__name__",
                      "__package__", "__spec__"}
 
 
-def _stub_names() -> set[str]:
+def _stub_names(stub: Path = STUB) -> set[str]:
     names: set[str] = set()
-    for node in ast.parse(STUB.read_text()).body:
+    for node in ast.parse(stub.read_text()).body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target,
                                                           ast.Name):
             names.add(node.target.id)
@@ -52,6 +55,15 @@ def test_stub_names_exactly_what_the_module_has():
                     if not n.startswith("_testing_")} - MODULE_ATTRIBUTES
 
     assert _stub_names() == module_names
+
+
+def test_host_stub_names_exactly_what_the_host_module_has():
+    if "_outrun_host" not in sys.builtin_module_names:
+        pytest.skip("_outrun_host exists only inside the host")
+    import _outrun_host
+
+    module_names = set(vars(_outrun_host)) - MODULE_ATTRIBUTES
+    assert _stub_names(HOST_STUB) == module_names
 
 
 def test_builtin_inside_the_host_an_extension_outside():

@@ -264,7 +264,7 @@ def test_concurrent_first_opens_see_no_file_or_a_whole_one(tmp_path):
     # there, the schema not yet) took it for another program's database.
     # Pairs of processes open fresh projects at the same instant.
     pairs = 40
-    code = f"""
+    code = """
 import sys, time
 project, start = sys.argv[1], float(sys.argv[2])
 while time.time() < start:

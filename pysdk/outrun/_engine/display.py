@@ -236,7 +236,7 @@ _json_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 try:
     import orjson as _orjson
 except ImportError:  # the standard library's, a few times slower
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
 
 def _json_line(event: dict[str, Any]) -> str:
@@ -373,13 +373,13 @@ class Display:
         self.project = project
         # Every write and flush below goes through the guard: a stream
         # that cannot be written never raises into the engine.
-        stream = _GuardedStream(stream)
-        self.stream = stream
+        guarded = _GuardedStream(stream)
+        self.stream = guarded
         self.color = color
         self.header = _HEADER[kind].format(stack=stack, project=project)
         # Every write masks the plaintext of the secrets the run knows
         # (outrun/_secrets.py): the one place all three modes go through.
-        self._write = _secrets.masking(stream.write)
+        self._write = _secrets.masking(guarded.write)
         self._debug = os.environ.get("OUTRUN_LOG") == "debug"
         self._finished = False
         self._closed = False
@@ -429,7 +429,7 @@ class Display:
         return f"{prefix} {message}\n"
 
 
-class _Prefixes(dict):
+class _Prefixes(dict[str, str]):
     """op -> "  + create   " (painted), built on first use of an op."""
 
     def __init__(self, words: dict[str, str], color: bool,

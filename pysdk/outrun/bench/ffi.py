@@ -122,7 +122,8 @@ def pool_threads(fn: Any) -> int:
 
     on_fresh_loop(once)
     stats = _outrun.pool_stats()
-    _check(stats is not None, "the pool did not start")
+    if stats is None:
+        raise RuntimeError("the pool did not start")
     return int(stats["threads"])
 
 
@@ -280,6 +281,7 @@ def run(host: str, runs: int, scale: float = 1.0) -> list[Row]:
                      "f().future()", TO_THREAD, to_thread, ours,
                      ideal=ideal)
         row.max_value = ideal / EFFICIENCY_GOAL
+        assert row.peer_value is not None  # paired() sets it
         peer_ideal = math.ceil(block_n / default_threads) * seconds
         row.note = (
             f"efficiency ideal/actual, ideal ceil({block_n:,}/{threads}) x "

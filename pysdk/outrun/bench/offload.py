@@ -15,6 +15,7 @@ every loop (their threads, once started, stay), as Outrun's pool does.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import time
@@ -116,7 +117,8 @@ def pool_threads() -> int:
     if _outrun.pool_stats() is None:
         on_fresh_loop(once)
     stats = _outrun.pool_stats()
-    _check(stats is not None, "the pool did not start")
+    if stats is None:
+        raise RuntimeError("the pool did not start")
     return int(stats["threads"])
 
 
@@ -159,8 +161,8 @@ def _measure(sides: list[Side], runs: int,
              measure: Callable[..., Awaitable[float]],
              *args: Any) -> dict[str, list[float]]:
     """Samples of every side, in turn, round by round."""
-    samples = rotate([lambda s=s: s.sample(measure, *args) for s in sides],
-                     runs)
+    samples = rotate([functools.partial(s.sample, measure, *args)
+                      for s in sides], runs)
     return {s.name: v for s, v in zip(sides, samples)}
 
 

@@ -99,7 +99,8 @@ class PulumiSide(Side):
         from pulumi.runtime import settings
         from pulumi.runtime.stack import wait_for_rpcs
 
-        class TrivialMocks(pulumi.runtime.Mocks):
+        # Pulumi is optional here and mypy checks without it: Mocks is Any.
+        class TrivialMocks(pulumi.runtime.Mocks):  # type: ignore[misc]
             """Every resource gets an id made of its name and returns its
             inputs; every call returns nothing."""
 
@@ -288,7 +289,7 @@ async def from_input_nested(side: Side, n: int) -> float:
     """from_input of a dict NESTED_DEPTH deep with n leaves, every second
     one a settled Output; until it settles.  Seconds per leaf."""
     o = side.Output
-    leaves = [o.from_input(i) if i % 2 else i for i in range(n)]
+    leaves: list[Any] = [o.from_input(i) if i % 2 else i for i in range(n)]
     for leaf in leaves[1::2]:
         await leaf.future()
     tree = nested_input(n, NESTED_DEPTH, leaves.__getitem__)
@@ -405,7 +406,7 @@ def run(host: str, runs: int, scale: float = 1.0) -> list[Row]:
               "environment with it)", file=sys.stderr)
         peer_name = "pulumi"
     ours = OutrunSide()
-    rows = []
+    rows: list[Row] = []
     for sc in CASES:
         n = max(1, round(sc.size * scale))
         r = min(runs, MEMORY_RUNS) if sc.memory else runs

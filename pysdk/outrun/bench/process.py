@@ -71,7 +71,8 @@ async def _outrun(true: str) -> int:
 
     # check=True, the default: a failure rejects the Output.
     result = await outrun.process.run([true]).future()
-    return result.returncode
+    assert result is not None  # a command's result is always known
+    return result.returncode if result.returncode is not None else -1
 
 
 async def gathered(one: Callable[[str], Awaitable[int]], true: str,
@@ -111,7 +112,7 @@ def run(host: str, runs: int, scale: float = 1.0) -> list[Row]:
     finally:
         default.close()
     ours = samples[-1]
-    rows = []
+    rows: list[Row] = []
     for (peer, _, _), peer_samples, goal in zip(sides, samples,
                                                 (GOAL, None, None)):
         rows.append(paired(

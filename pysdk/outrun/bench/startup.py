@@ -9,6 +9,7 @@ that the host's own overhead can be told apart from asyncio's.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
@@ -48,8 +49,8 @@ def run(host: str, runs: int, scale: float = 1.0) -> list[Row]:
              on_loop, None),
         ):
             peer, outrun = alternate(
-                lambda f=peer_file: time_command([python, f], env=env,
-                                                 cwd=tmp),
+                functools.partial(time_command, [python, peer_file],
+                                  env=env, cwd=tmp),
                 lambda: time_command([host, "run", empty], env=env, cwd=tmp),
                 runs=runs,
             )
