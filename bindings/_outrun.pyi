@@ -14,6 +14,22 @@ __version__: str
 built_for_python: str
 """The CPython version the module was compiled against, such as "3.11.7"."""
 
+# The limits and defaults of a run (runtime/run_limits.h), defined once in C.
+THREADS_DEFAULT: int
+"""Native pool threads when neither --threads nor OUTRUN_THREADS says."""
+THREADS_MAX: int
+"""The most pool threads --threads and OUTRUN_THREADS accept."""
+STALL_WARNING_DEFAULT_MS: float
+"""The stall watchdog's threshold unless --stall-warning says otherwise."""
+STALL_WARNING_MAX_MS: float
+"""The largest --stall-warning, in milliseconds."""
+DEBUG_PENDING_DEFAULT_S: float
+"""Seconds without progress before --debug-pending reports."""
+DEBUG_PENDING_MAX_S: float
+"""The largest --debug-pending, in seconds."""
+SHUTDOWN_GRACE_S: float
+"""Seconds the host waits at exit for Python-callable jobs still running."""
+
 class Unknown:
     """The type of UNKNOWN, which marks a value that is not known yet."""
 
