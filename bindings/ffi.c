@@ -7,7 +7,7 @@
  * is done; the call itself runs on a pool thread without the GIL (f(...))
  * or on the calling thread with the GIL released (f.call(...)).
  */
-#include "offload.h"
+#include "jobs.h"
 #include "output_internal.h"
 
 #include <dlfcn.h>
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/cdef.h"
-#include "../runtime/ffi_call.h"
+#include "cdef.h"
+#include "ffi_call.h"
 
 /* What a failing call returns, so that errno becomes OSError. */
 enum {

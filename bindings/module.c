@@ -4,9 +4,9 @@
  * and a built-in module of the outrun host (PyImport_AppendInittab).
  */
 #include "module.h"
-#include "offload.h"
 
 #include "config.h"
+#include "run_limits.h"
 
 bnd_state *
 bnd_get_state(PyObject *module)
@@ -127,7 +127,10 @@ module_exec(PyObject *module)
     if (bnd_unknown_init(module, st) < 0 ||
         bnd_scheduler_init(module, st) < 0 ||
         bnd_output_init(module, st) < 0 ||
+        bnd_output_json_init(module, st) < 0 ||
         bnd_watchdog_init(module, st) < 0 ||
+        bnd_engine_api_init(module, st) < 0 ||
+        bnd_jobs_init(module, st) < 0 ||
         bnd_offload_init(module, st) < 0 ||
         bnd_process_init(module, st) < 0 ||
         bnd_ffi_init(module, st) < 0)
@@ -146,7 +149,8 @@ module_exec(PyObject *module)
     X(ensure_future)                                                        \
     X(isawaitable)                                                          \
     X(cancelled_error)                                                      \
-    X(support)                                                              \
+    X(json)                                                                 \
+    X(JsonStepType)                                                         \
     X(schedulers)                                                           \
     X(keep_sched)                                                           \
     X(str_call_soon)                                                        \

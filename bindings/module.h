@@ -26,8 +26,10 @@ typedef struct {
     PyObject *isawaitable;      /* inspect.isawaitable, for generators */
     PyObject *cancelled_error;  /* asyncio.CancelledError */
 
-    /* outrun._output_support, imported on first use (json helpers). */
-    PyObject *support;
+    /* Output.json_dumps / json_loads (output_json.c): the json module,
+     * imported on first use, and the type of their steps. */
+    PyObject *json;
+    PyTypeObject *JsonStepType;
 
     /* One scheduler per thread (dict: thread id -> Scheduler), and the
      * last one used, for the common case of one loop. */
@@ -35,7 +37,7 @@ typedef struct {
     struct SchedulerObject *last_sched; /* borrowed */
     PyObject *keep_sched; /* the newest scheduler, until Outputs hold it */
 
-    /* Native offload (offload.c, process.c). */
+    /* Native jobs (jobs.c; process.c keeps spawns). */
     struct rt_pool *pool;       /* started on first use */
     unsigned pool_threads;      /* 0: OUTRUN_THREADS or the default */
     int pool_shut_down;
@@ -105,11 +107,48 @@ bnd_scheduler_init(PyObject *module, bnd_state *st);
 int
 bnd_output_init(PyObject *module, bnd_state *st);
 
+/* Creates the type of json_dumps' and json_loads' steps (output_json.c),
+ * kept in the state only.  Returns 0 or -1 with an exception set.
+ * Thread: loop; GIL: held. */
+int
+bnd_output_json_init(PyObject *module, bnd_state *st);
+
 /* Creates the Watchdog type (the stall watchdog).  Returns 0 or -1 with
  * an exception set.
  * Thread: loop; GIL: held. */
 int
 bnd_watchdog_init(PyObject *module, bnd_state *st);
+
+/* Registers the engine's functions (engine_api.c: scheduler, scan_inputs).
+ * Returns 0 or -1 with an exception set.
+ * Thread: loop; GIL: held. */
+int
+bnd_engine_api_init(PyObject *module, bnd_state *st);
+
+/* Registers the worker pool's control (jobs.c: configure_pool, pool_stats,
+ * shutdown).  Call before the inits below, whose functions make jobs.
+ * Returns 0 or -1 with an exception set.
+ * Thread: loop; GIL: held. */
+int
+bnd_jobs_init(PyObject *module, bnd_state *st);
+
+/* Registers offload's functions (offload.c: offload, to_thread,
+ * call_into).  Returns 0 or -1 with an exception set.
+ * Thread: loop; GIL: held. */
+int
+bnd_offload_init(PyObject *module, bnd_state *st);
+
+/* Registers the process functions (process.c: spawn).  Returns 0 or -1
+ * with an exception set.
+ * Thread: loop; GIL: held. */
+int
+bnd_process_init(PyObject *module, bnd_state *st);
+
+/* Registers FfiFunction and the ffi helpers (ffi.c).  Returns 0 or -1
+ * with an exception set.
+ * Thread: loop; GIL: held. */
+int
+bnd_ffi_init(PyObject *module, bnd_state *st);
 
 /* The module's entry point, shared by the extension and the host's
  * built-in copy.

@@ -4,7 +4,8 @@
  * creating and settling Outputs; awaitables; from_input; the steps the
  * scheduler runs for each kind of derived Output; building derived
  * Outputs.  output_api.c has the Python-visible methods and the type;
- * output_report.c the report of what a run waits on.
+ * output_json.c json_dumps and json_loads; output_report.c the report of
+ * what a run waits on.
  */
 #include "output_internal.h"
 

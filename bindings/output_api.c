@@ -1,6 +1,8 @@
 /* The Python-visible side of the Output: its methods, the dunders that
- * catch mistakes, the engine's interface, and the type itself.  The core
- * (settling, from_input, the steps) is in output.c. */
+ * catch mistakes, the Output's interface for the engine, deferred_output(),
+ * and the type itself.  The core (settling, from_input, the steps) is in
+ * output.c; json_dumps and json_loads in output_json.c; the module
+ * functions only the run's machinery uses in engine_api.c. */
 #include "output_internal.h"
 
 #include <string.h>
@@ -346,58 +348,15 @@ Output_unsecret(PyObject *cls, PyObject *const *args, Py_ssize_t nargs,
     return with_secret(st, x, 0);
 }
 
-/* json_dumps and json_loads live in Python (outrun._output_support); they
- * are built on apply. */
-static PyObject *
-call_support(bnd_state *st, const char *name, PyObject *cls, PyObject *args,
-             PyObject *kwargs)
-{
-    PyObject *fn, *full, *r;
-
-    if (st->support == NULL) {
-        st->support = PyImport_ImportModule("outrun._output_support");
-        if (st->support == NULL)
-            return NULL;
-    }
-    fn = PyObject_GetAttrString(st->support, name);
-    if (fn == NULL)
-        return NULL;
-    full = PyTuple_New(PyTuple_GET_SIZE(args) + 1);
-    if (full == NULL) {
-        Py_DECREF(fn);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(full, 0, Py_NewRef(cls));
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++)
-        PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
-    r = PyObject_Call(fn, full, kwargs);
-    Py_DECREF(fn);
-    Py_DECREF(full);
-    return r;
-}
-
+/* json_dumps and json_loads are written in output_json.c. */
 PyDoc_STRVAR(Output_json_dumps_doc,
              "json_dumps(obj, **json_kwargs)\n--\n\n"
              "Returns an Output of json.dumps(value, **json_kwargs), where "
              "value is\nOutput.from_input(obj)'s.");
 
-static PyObject *
-Output_json_dumps(PyObject *cls, PyObject *args, PyObject *kwargs)
-{
-    return call_support(bnd_get_state_by_type((PyTypeObject *)cls),
-                        "json_dumps", cls, args, kwargs);
-}
-
 PyDoc_STRVAR(Output_json_loads_doc,
              "json_loads(s, **json_kwargs)\n--\n\n"
              "Returns an Output of json.loads(value, **json_kwargs).");
-
-static PyObject *
-Output_json_loads(PyObject *cls, PyObject *args, PyObject *kwargs)
-{
-    return call_support(bnd_get_state_by_type((PyTypeObject *)cls),
-                        "json_loads", cls, args, kwargs);
-}
 
 /* ------------------------------------------------------------------ */
 /* Bridges to asyncio: future(), is_known(), is_secret(), resources()  */
@@ -932,81 +891,9 @@ module_deferred_output(PyObject *module, PyObject *unused)
     return r;
 }
 
-PyDoc_STRVAR(scheduler_doc,
-             "scheduler()\n--\n\n"
-             "Returns the Scheduler of the running loop (made on first "
-             "use).");
-
-static PyObject *
-module_scheduler(PyObject *module, PyObject *unused)
-{
-    SchedulerObject *s = bnd_sched_current(bnd_get_state(module));
-
-    return Py_XNewRef((PyObject *)s);
-}
-
-PyDoc_STRVAR(scan_inputs_doc,
-             "scan_inputs(props)\n--\n\n"
-             "For the engine: None when every value of the dict props is "
-             "plain (str,\nint, float, bool or None); else a list of "
-             "(key, Output) for the others,\neach turned into an Output "
-             "with from_input.");
-
-static PyObject *
-module_scan_inputs(PyObject *module, PyObject *props)
-{
-    bnd_state *st = bnd_get_state(module);
-    PyObject *key, *value, *list = NULL;
-    Py_ssize_t pos = 0;
-
-    if (!PyDict_Check(props)) {
-        PyErr_Format(PyExc_TypeError, "scan_inputs() takes a dict, not "
-                     "%.100s", Py_TYPE(props)->tp_name);
-        return NULL;
-    }
-    while (PyDict_Next(props, &pos, &key, &value)) {
-        PyTypeObject *t = Py_TYPE(value);
-        PyObject *out, *pair;
-
-        if (value == Py_None || t == &PyUnicode_Type || t == &PyLong_Type ||
-            t == &PyBool_Type || t == &PyFloat_Type)
-            continue;
-        if (t == st->OutputType)
-            out = Py_NewRef(value);
-        else {
-            /* from_input may run user code (awaitables): hold the key. */
-            Py_INCREF(key);
-            out = bnd_output_from_input(st, value);
-            if (out == NULL) {
-                Py_DECREF(key);
-                Py_XDECREF(list);
-                return NULL;
-            }
-            Py_DECREF(key);
-        }
-        if (list == NULL && (list = PyList_New(0)) == NULL) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        pair = PyTuple_Pack(2, key, out);
-        Py_DECREF(out);
-        if (pair == NULL || PyList_Append(list, pair) < 0) {
-            Py_XDECREF(pair);
-            Py_DECREF(list);
-            return NULL;
-        }
-        Py_DECREF(pair);
-    }
-    if (list == NULL)
-        Py_RETURN_NONE;
-    return list;
-}
-
 static PyMethodDef output_functions[] = {
     {"deferred_output", module_deferred_output, METH_NOARGS,
      deferred_output_doc},
-    {"scheduler", module_scheduler, METH_NOARGS, scheduler_doc},
-    {"scan_inputs", module_scan_inputs, METH_O, scan_inputs_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1235,9 +1122,9 @@ static PyMethodDef Output_methods[] = {
      Output_concat_doc},
     {"format", (PyCFunction)(void (*)(void))Output_format,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS, Output_format_doc},
-    {"json_dumps", (PyCFunction)(void (*)(void))Output_json_dumps,
+    {"json_dumps", (PyCFunction)(void (*)(void))bnd_output_json_dumps,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS, Output_json_dumps_doc},
-    {"json_loads", (PyCFunction)(void (*)(void))Output_json_loads,
+    {"json_loads", (PyCFunction)(void (*)(void))bnd_output_json_loads,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS, Output_json_loads_doc},
     {"secret", (PyCFunction)(void (*)(void))Output_secret,
      METH_FASTCALL | METH_KEYWORDS | METH_CLASS,

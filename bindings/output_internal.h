@@ -1,9 +1,12 @@
 /* Internals of the Output shared by output.c (the core: settling,
  * from_input, steps), output_api.c (the Python-visible methods and the
- * type) and output_report.c (what a run waits on). */
+ * type), output_json.c (json_dumps, json_loads), output_report.c (what a
+ * run waits on), and the files that make Outputs for jobs and the
+ * engine. */
 #pragma once
 
 #include "output.h"
+#include "scheduler.h"
 #include "compat.h"
 
 #include "config.h"
@@ -56,6 +59,13 @@ bnd_output_from_input(bnd_state *st, PyObject *x);
 PyObject *
 bnd_output_derive(OutputObject *src, int op, int agg, PyObject *fn,
                   int flags);
+
+/* Output.json_dumps(obj, **json_kwargs) and Output.json_loads(s,
+ * **json_kwargs), class methods of the Output type cls (output_json.c). */
+PyObject *
+bnd_output_json_dumps(PyObject *cls, PyObject *args, PyObject *kwargs);
+PyObject *
+bnd_output_json_loads(PyObject *cls, PyObject *args, PyObject *kwargs);
 
 /* Returns an OP_ALL Output over the items of template (a list, or a dict
  * for AGG_DICT). */

@@ -6,7 +6,7 @@
  * loop through the same completion channel as finished jobs, ahead of the
  * job itself, so they arrive in order and before the result.
  */
-#include "offload.h"
+#include "jobs.h"
 #include "output_internal.h"
 
 #include "config.h"
@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../runtime/spawn.h"
+#include "spawn.h"
 
 typedef struct spawn_job {
     bnd_job base;

@@ -7,9 +7,10 @@
  * including the ones that running entries add, so a chain settles in one
  * drain, iteratively.
  */
-#include "output.h"
-#include "../runtime/channel.h"
+#include "scheduler.h"
 #include "compat.h"
+
+#include "channel.h"
 
 #include "config.h"
 

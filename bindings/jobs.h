@@ -1,13 +1,15 @@
-/* Native offload: the worker pool, the completion channel of each loop,
- * and the jobs that run Python callables and subprocesses on pool threads.
+/* The job machinery of bindings/ (jobs.c): the worker pool, the completion
+ * channel of each loop, the job type, and shutdown.  offload.c (Python
+ * callables), process.c (subprocesses) and ffi.c (foreign calls) make
+ * jobs of this type.
  */
 #pragma once
 
-#include "output.h"
+#include "scheduler.h"
 
-#include "../runtime/channel.h"
-#include "../runtime/pool.h"
-#include "../runtime/run_limits.h"
+#include "channel.h"
+#include "pool.h"
+#include "run_limits.h"
 
 /* A job of bindings/: the runtime job, and where its outcome goes. */
 typedef struct bnd_job {
@@ -31,6 +33,14 @@ typedef struct bnd_job {
  * Thread: loop; GIL: held. */
 struct rt_pool *
 bnd_pool(bnd_state *st);
+
+/* Predicate: does this pool thread have its Python thread state?  While a
+ * batch of RT_JOB_NEEDS_GIL jobs runs, 1 means the thread holds the GIL;
+ * 0 means it could not make a thread state (out of memory): the batch
+ * runs without the GIL, and its jobs must not touch Python.
+ * Thread: pool; GIL: held if it returns 1. */
+int
+bnd_pool_thread_has_python(void);
 
 /* Makes sure s has a completion channel watched by its loop.  0 or -1.
  * Thread: loop; GIL: held. */
@@ -81,23 +91,8 @@ bnd_testing_fail_result(void);
 int
 bnd_job_cancel_with(bnd_state *st, bnd_job *job, PyObject *fut);
 
-/* Registers offload's functions (offload, to_thread, pool control).
- * Thread: loop; GIL: held. */
-int
-bnd_offload_init(PyObject *module, bnd_state *st);
-
-/* Cancels every process in flight (their groups are killed).  Returns how
- * many.
+/* Cancels every process in flight (their groups are killed), for
+ * shutdown.  Defined in process.c.  Returns how many.
  * Thread: loop; GIL: held. */
 long
 bnd_process_kill_all(bnd_state *st);
-
-/* Registers FfiFunction and the ffi helpers (ffi.c).
- * Thread: loop; GIL: held. */
-int
-bnd_ffi_init(PyObject *module, bnd_state *st);
-
-/* Registers the process functions (spawn).
- * Thread: loop; GIL: held. */
-int
-bnd_process_init(PyObject *module, bnd_state *st);
