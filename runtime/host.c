@@ -24,7 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "host.h"
+#include "layout.h"
 #include "run_limits.h"
 
 PyMODINIT_FUNC
@@ -237,6 +239,48 @@ exit_code_after_signals(int code)
     return 128 + sig;
 }
 
+PyDoc_STRVAR(find_venv_doc,
+             "find_venv(project_dir)\n--\n\n"
+             "The virtual environment that a run of the project in "
+             "project_dir uses,\nfound as `outrun run` finds it "
+             "(runtime/layout.c): the one VIRTUAL_ENV\nnames, else "
+             "project_dir/.venv, else project_dir/venv.  Returns its "
+             "folder,\nor None when there is none.  Raises ValueError with "
+             "the message for the\nuser when it cannot be used (made for "
+             "another Python, or VIRTUAL_ENV\nnames no environment).");
+
+static PyObject *
+host_find_venv(PyObject *module, PyObject *arg)
+{
+    PyObject *bytes = NULL, *result = NULL;
+    const char *project_dir = NULL;
+    const char *virtual_env;
+    struct rt_venv venv;
+    char err[PATH_MAX + 512];
+    int r;
+
+    if (arg != Py_None) {
+        if (!PyUnicode_FSConverter(arg, &bytes))
+            return NULL;
+        project_dir = PyBytes_AS_STRING(bytes);
+    }
+    virtual_env = getenv("VIRTUAL_ENV");
+    err[0] = '\0';
+    Py_BEGIN_ALLOW_THREADS
+    r = rt_venv_find(virtual_env, project_dir, OUTRUN_PYTHON_VERSION, &venv,
+                     err, sizeof(err));
+    Py_END_ALLOW_THREADS
+    if (r < 0)
+        PyErr_SetString(PyExc_ValueError,
+                        err[0] != '\0' ? err : strerror(-r));
+    else if (r == 0)
+        result = Py_NewRef(Py_None);
+    else
+        result = PyUnicode_DecodeFSDefault(venv.root);
+    Py_XDECREF(bytes);
+    return result;
+}
+
 static PyMethodDef host_methods[] = {
     {"arm_interrupts", host_arm_interrupts, METH_VARARGS,
      arm_interrupts_doc},
@@ -244,15 +288,62 @@ static PyMethodDef host_methods[] = {
      defer_interrupts_doc},
     {"interrupt_count", host_interrupt_count, METH_NOARGS,
      interrupt_count_doc},
+    {"find_venv", host_find_venv, METH_O, find_venv_doc},
     {NULL, NULL, 0, NULL},
 };
+
+/* Adds list to module as a tuple named name. */
+static int
+add_tuple(PyObject *module, const char *name, PyObject *list)
+{
+    PyObject *tuple = PyList_AsTuple(list);
+    int r;
+
+    if (tuple == NULL)
+        return -1;
+    r = PyModule_AddObjectRef(module, name, tuple);
+    Py_DECREF(tuple);
+    return r;
+}
+
+/* Adds the names of the SDK's commands (runtime/cli.c), all of them as
+ * SDK_COMMANDS, and `run` with those that run a program as RUN_COMMANDS. */
+static int
+add_commands(PyObject *module)
+{
+    PyObject *sdk = PyList_New(0), *run = PyList_New(0);
+    PyObject *name = NULL;
+    int rc = -1;
+
+    if (sdk == NULL || run == NULL)
+        goto cleanup;
+    name = PyUnicode_FromString("run");
+    if (name == NULL || PyList_Append(run, name) < 0)
+        goto cleanup;
+    for (size_t i = 0; rt_sdk_commands[i].name != NULL; i++) {
+        Py_SETREF(name, PyUnicode_FromString(rt_sdk_commands[i].name));
+        if (name == NULL || PyList_Append(sdk, name) < 0)
+            goto cleanup;
+        if (rt_sdk_commands[i].runs_program && PyList_Append(run, name) < 0)
+            goto cleanup;
+    }
+    if (add_tuple(module, "SDK_COMMANDS", sdk) < 0 ||
+        add_tuple(module, "RUN_COMMANDS", run) < 0)
+        goto cleanup;
+    rc = 0;
+cleanup:
+    Py_XDECREF(name);
+    Py_XDECREF(run);
+    Py_XDECREF(sdk);
+    return rc;
+}
 
 static int
 host_module_exec(PyObject *module)
 {
     if (PyModule_AddStringConstant(module, "version", OUTRUN_VERSION) < 0)
         return -1;
-    return 0;
+    return add_commands(module);
 }
 
 static PyModuleDef_Slot host_slots[] = {
@@ -413,7 +504,30 @@ set_count(PyObject *dict, const char *key, unsigned n)
                     n > 0 ? PyLong_FromUnsignedLong(n) : Py_NewRef(Py_None));
 }
 
-/* Builds the options dict that outrun._host.main() takes. */
+/* Sets key to a list of the n strings in argv (argv may be NULL when n is
+ * 0). */
+static int
+set_args(PyObject *dict, const char *key, int n, char **argv)
+{
+    PyObject *list = PyList_New(n);
+
+    if (list == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        PyObject *arg = PyUnicode_DecodeFSDefault(argv[i]);
+
+        if (arg == NULL) {
+            Py_DECREF(list);
+            return -1;
+        }
+        PyList_SET_ITEM(list, i, arg);
+    }
+    return set_item(dict, key, list);
+}
+
+/* Builds the options dict that outrun._host.main() takes: the command,
+ * the run options as the host parsed them (cli.c), where things are
+ * (layout.c), and the arguments that are the SDK command's own. */
 static PyObject *
 make_options(const struct rt_host_plan *plan)
 {
@@ -432,7 +546,8 @@ make_options(const struct rt_host_plan *plan)
                 plan->has_program ? plan->program.project_dir : NULL) < 0 ||
         set_seconds(opts, "debug_pending", plan->debug_pending) < 0 ||
         set_seconds(opts, "stall_warning_ms", plan->stall_warning_ms) < 0 ||
-        set_count(opts, "threads", plan->threads) < 0) {
+        set_count(opts, "threads", plan->threads) < 0 ||
+        set_args(opts, "argv", plan->sdk_argc, plan->sdk_argv) < 0) {
         Py_DECREF(opts);
         return NULL;
     }

@@ -20,23 +20,20 @@ usage_error(const char *msg)
     return 2;
 }
 
-int
-main(int argc, char **argv)
+/* Runs what args asks for; returns the exit code. */
+static int
+run_command(const struct rt_args *args, const char *argv0)
 {
-    struct rt_args args;
     struct rt_host_plan plan;
     char err[PATH_MAX + 512];
     char exe[PATH_MAX];
     ssize_t len;
     int r, code;
 
-    if (rt_cli_parse(argc, argv, &args, err, sizeof(err)) < 0)
-        return usage_error(err);
-
-    switch (args.command) {
+    switch (args->command) {
     case RT_CMD_HELP:
-        if (args.command_name != NULL &&
-            rt_cli_print_command_help(stdout, args.command_name) == 0)
+        if (args->command_name != NULL &&
+            rt_cli_print_command_help(stdout, args->command_name) == 0)
             return 0;
         rt_cli_print_usage(stdout);
         return 0;
@@ -48,8 +45,8 @@ main(int argc, char **argv)
     case RT_CMD_PYTHON:
         /* `outrun python --help` is the interpreter's own help, so only
          * `outrun help python` sets help for python. */
-        if (args.help) {
-            rt_cli_print_command_help(stdout, args.command_name);
+        if (args->help) {
+            rt_cli_print_command_help(stdout, args->command_name);
             return 0;
         }
         break;
@@ -65,8 +62,8 @@ main(int argc, char **argv)
     }
     exe[len] = '\0';
 
-    r = rt_host_plan_build(&args, argv[0], exe, getenv("VIRTUAL_ENV"),
-                           &plan, err, sizeof(err));
+    r = rt_host_plan_build(args, argv0, exe, getenv("VIRTUAL_ENV"), &plan,
+                           err, sizeof(err));
     if (r < 0) {
         fprintf(stderr, "outrun: error: %s\n", err);
         rt_host_plan_clear(&plan);
@@ -74,5 +71,24 @@ main(int argc, char **argv)
     }
     code = rt_host_main(&plan);
     rt_host_plan_clear(&plan);
+    return code;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct rt_args args;
+    char err[PATH_MAX + 512];
+    int r, code;
+
+    r = rt_cli_parse(argc, argv, &args, err, sizeof(err));
+    if (r == -ENOMEM) {
+        fputs("outrun: out of memory\n", stderr);
+        return 1;
+    }
+    if (r < 0)
+        return usage_error(err);
+    code = run_command(&args, argv[0]);
+    rt_args_clear(&args);
     return code;
 }

@@ -23,6 +23,8 @@ rt_host_plan_build(const struct rt_args *args, const char *host_argv0,
     plan->debug_pending = args->debug_pending;
     plan->stall_warning_ms = args->stall_warning_ms;
     plan->threads = args->threads;
+    plan->sdk_argc = args->sdk_argc;
+    plan->sdk_argv = args->sdk_argv;
 
     if (args->command == RT_CMD_RUN) {
         r = rt_program_resolve(args->program, &plan->program, err, errlen);

@@ -28,6 +28,10 @@ struct rt_host_plan {
     struct rt_venv venv;
     bool has_program;
     struct rt_program program;
+    /* RT_CMD_SDK: the arguments for the SDK's parser (struct rt_args's
+     * sdk_argv, borrowed: the args outlive the plan). */
+    int sdk_argc;
+    char **sdk_argv;
     /* Arguments for PyConfig: argv[0] is sys.argv[0] for `run`. */
     bool parse_argv;
     int argc;

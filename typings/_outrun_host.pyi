@@ -16,3 +16,14 @@ def defer_interrupts(signals: Iterable[int], /) -> None:
 
 def interrupt_count() -> int:
     """How many stop signals the host has seen since arm_interrupts()."""
+
+SDK_COMMANDS: tuple[str, ...]
+"""The commands the SDK implements (runtime/cli.c's one list)."""
+
+RUN_COMMANDS: tuple[str, ...]
+"""`run` and the SDK commands that run a program: those the host parses
+the run options of."""
+
+def find_venv(project_dir: str | None, /) -> str | None:
+    """The virtual environment of a run of the project in project_dir, as
+    `outrun run` finds it; raises ValueError when it cannot be used."""

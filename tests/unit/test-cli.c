@@ -421,6 +421,221 @@ START_TEST(cli_bench_help)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* The run options: run, and the SDK commands that run a program       */
+/* ------------------------------------------------------------------ */
+
+/* Checks that a's SDK arguments are exactly the NULL-terminated words. */
+static void
+assert_sdk_args(const struct rt_args *a, char **words)
+{
+    int n = 0;
+
+    while (words[n] != NULL) {
+        ck_assert_int_lt(n, a->sdk_argc);
+        ck_assert_str_eq(a->sdk_argv[n], words[n]);
+        n++;
+    }
+    ck_assert_int_eq(a->sdk_argc, n);
+    ck_assert_ptr_null(a->sdk_argv[n]);
+}
+
+#define WORDS(...) ((char *[]){__VA_ARGS__, NULL})
+
+START_TEST(cli_run_threads_and_stall_warning)
+{
+    struct rt_args a;
+
+    ck_assert_int_eq(parse(ARGV("run", "prog.py"), &a), 0);
+    ck_assert_uint_eq(a.threads, 0);
+    ck_assert(a.stall_warning_ms == RT_STALL_WARNING_DEFAULT_MS);
+    ck_assert_int_eq(parse(ARGV("run", "--threads", "3", "--stall-warning",
+                                "0", "prog.py"),
+                           &a),
+                     0);
+    ck_assert_uint_eq(a.threads, 3);
+    ck_assert(a.stall_warning_ms == 0);
+    ck_assert_int_eq(parse(ARGV("run", "--threads=" RT_STR(RT_THREADS_MAX),
+                                "--stall-warning=1.5", "prog.py"),
+                           &a),
+                     0);
+    ck_assert_uint_eq(a.threads, RT_THREADS_MAX);
+    ck_assert(a.stall_warning_ms == 1.5);
+    ck_assert_str_eq(a.program, "prog.py");
+}
+END_TEST
+
+START_TEST(cli_run_threads_and_stall_warning_bad_values)
+{
+    static const char *const threads[] = {"0", "-1", "x", "3x", "",
+                                          "1025"};
+    static const char *const stall[] = {"-1", "x", "", "3600001", "nan"};
+    char arg[64];
+    struct rt_args a;
+
+    for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+        snprintf(arg, sizeof(arg), "--threads=%s", threads[i]);
+        ck_assert_int_eq(parse(ARGV("run", arg, "prog.py"), &a), -EINVAL);
+        assert_message_names(err, "--threads");
+        ck_assert_msg(strstr(err, "from 1 to " RT_STR(RT_THREADS_MAX)),
+                      "'%s' does not give the range", err);
+    }
+    for (size_t i = 0; i < sizeof(stall) / sizeof(stall[0]); i++) {
+        snprintf(arg, sizeof(arg), "--stall-warning=%s", stall[i]);
+        ck_assert_int_eq(parse(ARGV("run", arg, "prog.py"), &a), -EINVAL);
+        assert_message_names(err, "--stall-warning");
+    }
+    ck_assert_int_eq(parse(ARGV("run", "prog.py", "--threads"), &a), 0);
+    ck_assert_int_eq(parse(ARGV("run", "--threads"), &a), -EINVAL);
+    assert_message_names(err, "--threads");
+}
+END_TEST
+
+START_TEST(cli_sdk_commands_list)
+{
+    static const char *const want[][2] = {
+        {"bench", "0"}, {"preview", "1"}, {"up", "1"},
+        {"destroy", "1"}, {"stack", "0"}, {"config", "0"},
+    };
+    size_t n = 0;
+
+    while (rt_sdk_commands[n].name != NULL) {
+        ck_assert_uint_lt(n, sizeof(want) / sizeof(want[0]));
+        ck_assert_str_eq(rt_sdk_commands[n].name, want[n][0]);
+        ck_assert_int_eq(rt_sdk_commands[n].runs_program,
+                         want[n][1][0] == '1');
+        n++;
+    }
+    ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
+}
+END_TEST
+
+START_TEST(cli_engine_command_run_options)
+{
+    struct rt_args a;
+
+    /* The host takes the run options wherever they stand; the SDK gets
+     * the rest, in order. */
+    ck_assert_int_eq(parse(ARGV("up", "-C", "proj", "--threads", "3",
+                                "--json", "--loop=uvloop", "-s", "dev",
+                                "--stall-warning", "0", "--debug-pending",
+                                "0.3", "-p", "4"),
+                           &a),
+                     0);
+    ck_assert_str_eq(err, "");
+    ck_assert_int_eq(a.command, RT_CMD_SDK);
+    ck_assert_str_eq(a.command_name, "up");
+    ck_assert_uint_eq(a.threads, 3);
+    ck_assert_int_eq(a.loop, RT_LOOP_UVLOOP);
+    ck_assert(a.stall_warning_ms == 0);
+    ck_assert(a.debug_pending == 0.3);
+    assert_sdk_args(&a, WORDS("-C", "proj", "--json", "-s", "dev", "-p",
+                              "4"));
+    /* Every argument is still in rest_argv, which becomes sys.argv. */
+    ck_assert_int_eq(a.rest_argc, 14);
+    rt_args_clear(&a);
+    ck_assert_ptr_null(a.owned_argv);
+    ck_assert_ptr_null(a.sdk_argv);
+    rt_args_clear(&a);
+
+    /* The defaults, as for run. */
+    ck_assert_int_eq(parse(ARGV("preview"), &a), 0);
+    ck_assert_uint_eq(a.threads, 0);
+    ck_assert(a.stall_warning_ms == RT_STALL_WARNING_DEFAULT_MS);
+    ck_assert(a.debug_pending == 0);
+    ck_assert_int_eq(a.loop, RT_LOOP_ASYNCIO);
+    ck_assert_int_eq(a.sdk_argc, 0);
+    ck_assert_ptr_null(a.sdk_argv[0]);
+    rt_args_clear(&a);
+}
+END_TEST
+
+START_TEST(cli_engine_command_debug_pending)
+{
+    struct rt_args a;
+
+    /* Alone it waits the default; a next word that is an option is not
+     * its value, a number (even a negative one) is. */
+    ck_assert_int_eq(parse(ARGV("destroy", "--debug-pending", "-y"), &a), 0);
+    ck_assert(a.debug_pending == RT_DEBUG_PENDING_DEFAULT_S);
+    assert_sdk_args(&a, WORDS("-y"));
+    rt_args_clear(&a);
+    ck_assert_int_eq(parse(ARGV("destroy", "--debug-pending"), &a), 0);
+    ck_assert(a.debug_pending == RT_DEBUG_PENDING_DEFAULT_S);
+    rt_args_clear(&a);
+    ck_assert_int_eq(parse(ARGV("up", "--debug-pending=2"), &a), 0);
+    ck_assert(a.debug_pending == 2);
+    rt_args_clear(&a);
+    ck_assert_int_eq(parse(ARGV("up", "--debug-pending", "-1"), &a),
+                     -EINVAL);
+    assert_message_names(err, "'-1'");
+    ck_assert_ptr_null(a.owned_argv);
+    ck_assert_int_eq(parse(ARGV("up", "--debug-pending", "soon"), &a),
+                     -EINVAL);
+    assert_message_names(err, "--debug-pending");
+    /* `run` keeps its next word for PROGRAM. */
+    ck_assert_int_eq(parse(ARGV("run", "--debug-pending", "2"), &a), 0);
+    ck_assert(a.debug_pending == RT_DEBUG_PENDING_DEFAULT_S);
+    ck_assert_str_eq(a.program, "2");
+}
+END_TEST
+
+START_TEST(cli_engine_command_bad_run_option)
+{
+    struct rt_args a;
+
+    ck_assert_int_eq(parse(ARGV("up", "-C", "p", "--threads", "0"), &a),
+                     -EINVAL);
+    assert_message_names(err, "--threads");
+    ck_assert_ptr_null(a.owned_argv);
+    ck_assert_int_eq(parse(ARGV("preview", "--loop", "tokio"), &a), -EINVAL);
+    assert_message_names(err, "'tokio'");
+    ck_assert_int_eq(parse(ARGV("preview", "--stall-warning"), &a), -EINVAL);
+    assert_message_names(err, "--stall-warning");
+}
+END_TEST
+
+START_TEST(cli_engine_command_stops_taking_at_help_and_double_dash)
+{
+    struct rt_args a;
+
+    /* After --help the SDK prints the help, as argparse would before it
+     * met what follows. */
+    ck_assert_int_eq(
+        parse(ARGV("up", "--threads", "2", "--help", "--threads", "0"), &a),
+        0);
+    ck_assert(a.help);
+    ck_assert_uint_eq(a.threads, 2);
+    assert_sdk_args(&a, WORDS("--help", "--threads", "0"));
+    rt_args_clear(&a);
+    ck_assert_int_eq(parse(ARGV("up", "--", "--loop", "uvloop"), &a), 0);
+    ck_assert_int_eq(a.loop, RT_LOOP_ASYNCIO);
+    assert_sdk_args(&a, WORDS("--", "--loop", "uvloop"));
+    rt_args_clear(&a);
+    /* `help up` is `up --help`. */
+    ck_assert_int_eq(parse(ARGV("help", "up"), &a), 0);
+    ck_assert_int_eq(a.command, RT_CMD_SDK);
+    assert_sdk_args(&a, WORDS("--help"));
+    rt_args_clear(&a);
+}
+END_TEST
+
+START_TEST(cli_commands_without_a_program_take_no_run_options)
+{
+    struct rt_args a;
+
+    /* bench, stack and config get every word, --threads included (a
+     * bench scenario may take its own). */
+    ck_assert_int_eq(parse(ARGV("stack", "ls", "--threads", "0"), &a), 0);
+    ck_assert_uint_eq(a.threads, 0);
+    ck_assert_ptr_null(a.owned_argv);
+    assert_sdk_args(&a, WORDS("ls", "--threads", "0"));
+    ck_assert_ptr_eq(a.sdk_argv, a.rest_argv);
+    rt_args_clear(&a);
+    ck_assert_ptr_eq(a.sdk_argv, a.rest_argv);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* help COMMAND                                                        */
 /* ------------------------------------------------------------------ */
 
@@ -610,6 +825,17 @@ cli_suite(void)
     tcase_add_test(tc, cli_python_without_args);
     tcase_add_test(tc, cli_bench);
     tcase_add_test(tc, cli_bench_help);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("run-options");
+    tcase_add_test(tc, cli_run_threads_and_stall_warning);
+    tcase_add_test(tc, cli_run_threads_and_stall_warning_bad_values);
+    tcase_add_test(tc, cli_sdk_commands_list);
+    tcase_add_test(tc, cli_engine_command_run_options);
+    tcase_add_test(tc, cli_engine_command_debug_pending);
+    tcase_add_test(tc, cli_engine_command_bad_run_option);
+    tcase_add_test(tc, cli_engine_command_stops_taking_at_help_and_double_dash);
+    tcase_add_test(tc, cli_commands_without_a_program_take_no_run_options);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("help");
