@@ -75,6 +75,49 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
+def _check_min_counts(get: Any, length: int | None, inputs: dict[str, Any],
+                      failures: list[CheckFailure]) -> None:
+    """check_all's part on min_upper, min_lower, min_numeric and
+    min_special: each into inputs, and whether length holds them all
+    and has a character class to draw from."""
+    total = 0
+    for key in _STRING_MINS:
+        value = get(key)
+        if value is None:
+            value = 0
+        elif isinstance(value, Unknown):
+            inputs[key] = value
+            continue
+        else:
+            count = _as_int(value)
+            if count is None:
+                failures.append(CheckFailure(
+                    key, f"{key} must be an integer, not {_kind(value)}"))
+                value = 0
+            elif count < 0:
+                failures.append(CheckFailure(
+                    key, f"{key} must be at least 0"))
+                value = 0
+            else:
+                value = count
+        inputs[key] = value
+        total += value
+    if length is not None and length >= 1:
+        if total > length:
+            failures.append(CheckFailure(
+                "length",
+                "min_upper + min_lower + min_numeric + min_special "
+                f"({total}) is more than length ({length})"))
+        elif (total < length and inputs["upper"] is False
+              and inputs["lower"] is False
+              and inputs["numeric"] is False
+              and inputs["special"] is False):
+            failures.append(CheckFailure(
+                "length",
+                "no character class is enabled: set at least one of "
+                "upper, lower, numeric, special"))
+
+
 def _check_keepers(value: Any, failures: list[CheckFailure]) -> None:
     if (value is not None and not isinstance(value, Mapping)
             and not isinstance(value, Unknown)):
@@ -303,7 +346,7 @@ _string_rest = operator.itemgetter(
 _STRING_DEFAULTS = (True, True, True, True, None, 0, 0, 0, 0, None)
 # The same after check() filled them in (number follows numeric).
 _STRING_CHECKED_DEFAULTS = (True, True, True, True, True, 0, 0, 0, 0, None)
-_STRING_DEFAULT_INPUTS = {
+_STRING_DEFAULT_INPUTS: dict[str, Any] = {
     "length": 0, "special": True, "upper": True, "lower": True,
     "numeric": True, "number": True, "min_upper": 0, "min_lower": 0,
     "min_numeric": 0, "min_special": 0, "override_special": None,
@@ -451,42 +494,7 @@ class RandomStringProvider(_RandomProvider):
                     "is a deprecated alias of numeric: set only numeric"))
         inputs["number"] = number
 
-        total = 0
-        for key in _STRING_MINS:
-            value = get(key)
-            if value is None:
-                value = 0
-            elif isinstance(value, Unknown):
-                inputs[key] = value
-                continue
-            else:
-                count = _as_int(value)
-                if count is None:
-                    failures.append(CheckFailure(
-                        key, f"{key} must be an integer, not {_kind(value)}"))
-                    value = 0
-                elif count < 0:
-                    failures.append(CheckFailure(
-                        key, f"{key} must be at least 0"))
-                    value = 0
-                else:
-                    value = count
-            inputs[key] = value
-            total += value
-        if length is not None and length >= 1:
-            if total > length:
-                failures.append(CheckFailure(
-                    "length",
-                    "min_upper + min_lower + min_numeric + min_special "
-                    f"({total}) is more than length ({length})"))
-            elif (total < length and inputs["upper"] is False
-                  and inputs["lower"] is False
-                  and inputs["numeric"] is False
-                  and inputs["special"] is False):
-                failures.append(CheckFailure(
-                    "length",
-                    "no character class is enabled: set at least one of "
-                    "upper, lower, numeric, special"))
+        _check_min_counts(get, length, inputs, failures)
 
         override = get("override_special")
         if (override is not None and not isinstance(override, str)
@@ -713,7 +721,7 @@ class RandomIdProvider(_RandomProvider):
         """Validates byte_length and prefix."""
         failures: list[CheckFailure] = []
         value = news.get("byte_length")
-        byte_length = _as_int(value)
+        byte_length: Any = _as_int(value)  # or the Unknown it was
         if byte_length is None and isinstance(value, Unknown):
             byte_length = value
         elif byte_length is None:
