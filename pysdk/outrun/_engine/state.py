@@ -115,8 +115,8 @@ class ResourceState:
     provider: str = ""           # provider ref ("" for components)
     id: str | None = None
     parent: str | None = None    # parent URN
-    inputs: dict[str, Any] = field(default_factory=dict)
-    outputs: dict[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
     secret_inputs: frozenset[str] = frozenset()   # top-level keys
     secret_outputs: frozenset[str] = frozenset()
     deps: tuple[str, ...] = ()   # URNs this one depends on
@@ -264,8 +264,8 @@ _FLUSH_CHUNK = 1024
 _json_encode = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, check_circular=False
 ).encode
-_decode = json.JSONDecoder().decode
-_encode = _json_encode
+_decode: Callable[[str], Any] = json.JSONDecoder().decode
+_encode: Callable[[Any], str] = _json_encode
 
 try:
     import orjson as _orjson
@@ -276,7 +276,7 @@ else:
     _orjson_loads = _orjson.loads
     _json_decode = _decode
 
-    def _decode(text: str) -> Any:
+    def _orjson_decode(text: str) -> Any:
         """The value of JSON text; what orjson refuses (NaN, numbers
         beyond a double, written by the fallback below) goes to the
         standard library, which says what is wrong if anything is."""
@@ -285,13 +285,16 @@ else:
         except ValueError:
             return _json_decode(text)
 
-    def _encode(value: Any) -> str:
+    def _orjson_encode(value: Any) -> str:
         """JSON text of value: orjson's, or the standard library's for
         what orjson refuses (integers beyond 64 bits, non-string keys)."""
         try:
             return _orjson_dumps(value).decode()
         except TypeError:
             return _json_encode(value)
+
+    _decode = _orjson_decode
+    _encode = _orjson_encode
 
 _NO_KEYS: frozenset[str] = frozenset()
 
@@ -300,7 +303,7 @@ def _outrun_version() -> str:
     mod = sys.modules.get("_outrun")
     if mod is None:
         try:
-            import _outrun as mod  # type: ignore[import-not-found, no-redef]
+            import _outrun as mod
         except ImportError:
             return "unknown"
     return str(getattr(mod, "__version__", "unknown"))
@@ -481,8 +484,9 @@ def _describe_holder(kind: str, pid: int, host: str, started: float) -> str:
 
 class Lock:
     """A stack's run lock, held until release() (or the end of a with
-    block).  `cleared_stale` describes the holder of a stale lock that was
-    cleared to take this one, for a warning; None otherwise."""
+    block); taken by Store.lock(), read by Store.live_holder().
+    `cleared_stale` describes the holder of a stale lock that was cleared
+    to take this one, for a warning; None otherwise."""
 
     def __init__(
         self, store: Store, stack: str, kind: str, token: str,
@@ -515,6 +519,62 @@ class Lock:
                 (self.stack, token),
             )
 
+    @staticmethod
+    def live_holder(store: Store, stack: str) -> str | None:
+        """See Store.live_holder."""
+        with store._errors("read"):
+            row = store._conn.execute(
+                "SELECT pid, host, kind, started, proc_start FROM locks "
+                "WHERE stack = ?", (stack,)
+            ).fetchone()
+        if row is None:
+            return None
+        h_pid, h_host, h_kind, h_started, h_start = row
+        if h_host == store._host and _process_gone(h_pid, h_start):
+            return None
+        return _describe_holder(h_kind, h_pid, h_host, h_started)
+
+    @classmethod
+    def take(cls, store: Store, stack: str, kind: str) -> Lock:
+        """The lock taken (see Store.lock)."""
+        pid = os.getpid()
+        stat = _proc_stat(pid)
+        token = _random.token_hex(8)
+        cleared = None
+        with store._write() as w:
+            row = w.execute(
+                "SELECT pid, host, kind, started, proc_start FROM locks "
+                "WHERE stack = ?", (stack,)
+            ).fetchone()
+            if row is not None:
+                h_pid, h_host, h_kind, h_started, h_start = row
+                holder = _describe_holder(h_kind, h_pid, h_host, h_started)
+                if h_host != store._host:
+                    raise StackLockedError(
+                        f"stack '{stack}' is locked by {holder}; Outrun "
+                        "cannot tell whether a process on another host is "
+                        "still running, so wait for it to finish; if it is "
+                        "gone, remove the lock with: sqlite3 "
+                        f"{store.path} \"DELETE FROM locks WHERE stack = "
+                        f"'{stack}'\""
+                    )
+                if not _process_gone(h_pid, h_start):
+                    raise StackLockedError(
+                        f"stack '{stack}' is locked by {holder}; wait for "
+                        "it to finish, or if that process is gone, run "
+                        "again: a lock whose process has died is cleared "
+                        "automatically"
+                    )
+                cleared = holder
+                w.execute("DELETE FROM locks WHERE stack = ?", (stack,))
+            w.execute(
+                "INSERT INTO locks (stack, pid, host, kind, started, "
+                "proc_start, token) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (stack, pid, store._host, kind, time.time(),
+                 stat[1] if stat else None, token),
+            )
+        return cls(store, stack, kind, token, cleared)
+
     def __enter__(self) -> Self:
         return self
 
@@ -526,41 +586,20 @@ class Lock:
         return f"<Lock of stack {self.stack!r} for {self.kind!r}, {state}>"
 
 
-class Store:
-    """The state of one project: ``PROJECT/.outrun/state.db``.
+class _Database:
+    """The SQLite connection of one state file: the file checked (and
+    made whole when absent), the connection opened and validated, its
+    transactions, its errors as StateError, and its close."""
 
-    Open it with Store.open().  One Store is used by one thread at a time.
-    """
-
-    def __init__(
-        self, path: Path, db: sqlite3.Connection,
-        passphrase: Callable[[str, bool], str],
-    ) -> None:
+    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = db
-        self._passphrase_source = passphrase
-        self._passphrase: str | None = None
-        self._sealers: dict[str, _Sealer] = {}
-        self._held_locks: set[Lock] = set()
-        self._host = socket.gethostname()
 
-    # -- opening ------------------------------------------------------------
-
-    @classmethod
-    def open(
-        cls,
-        project_dir: str | os.PathLike[str],
-        *,
-        passphrase: Callable[..., str] | None = None,
-        create: bool = True,
-    ) -> Store:
-        """Open the state of the project in `project_dir`.
-
-        `create`: make ``.outrun/`` and the database when absent (else
-        StateError).  `passphrase`: called with (stack, new), (stack) or ()
-        -- whichever it accepts -- the first time a secret is sealed or
-        opened; default passphrase_from_env_or_prompt.
-        """
+    @staticmethod
+    def _connect(project_dir: str | os.PathLike[str],
+                 create: bool) -> tuple[Path, sqlite3.Connection]:
+        """The state file of the project in `project_dir` (made when
+        absent and `create`), and a connection to it."""
         folder = Path(project_dir) / ".outrun"
         path = folder / "state.db"
         if create:
@@ -591,10 +630,15 @@ class Store:
             )
         except sqlite3.Error as e:
             raise _translate(e, path, "open") from None
-        store = cls(path, db, _adapt_passphrase(passphrase))
+        return path, db
+
+    def _configure(self) -> None:
+        """Checks what the connection opened and sets it up for Outrun;
+        closes it if either fails."""
+        db = self._conn
         try:
             db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            store._validate()
+            self._validate()
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA cache_size = -32768")
             # No checkpoint inside a commit (it would copy the log into
@@ -604,7 +648,6 @@ class Store:
         except BaseException:
             db.close()
             raise
-        return store
 
     def _validate(self) -> None:
         db = self._conn
@@ -656,34 +699,18 @@ class Store:
             )
         }
 
-    def close(self) -> None:
-        """Release the locks this store holds and close the database."""
-        if self._db is None:
+    def _close_db(self) -> None:
+        db, self._db = self._db, None
+        if db is None:
             return
         try:
-            for lock in list(self._held_locks):
-                lock.release()
-        finally:
-            db, self._db = self._db, None
-            try:
-                # Copy the log into the database, without waiting for
-                # readers of other processes (what they hold stays in the
-                # log for the next close).
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error:
-                pass
-            db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<Store {str(self.path)!r}{'' if self._db else ' closed'}>"
-
-    # -- plumbing -----------------------------------------------------------
+            # Copy the log into the database, without waiting for
+            # readers of other processes (what they hold stays in the
+            # log for the next close).
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass
+        db.close()
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -718,38 +745,43 @@ class Store:
         with self._errors("write"):
             db.execute("COMMIT")
 
-    def _ensure_stack(self, db: sqlite3.Connection, stack: str) -> None:
-        # Inside a write transaction.
-        db.execute(
-            "INSERT OR IGNORE INTO stacks (name, salt, check_value, created)"
-            " VALUES (?, ?, NULL, ?)",
-            (stack, os.urandom(_SALT_BYTES), time.time()),
-        )
 
-    # -- secrets ------------------------------------------------------------
+class _Keyring:
+    """The keys of a store's stacks: the passphrase, asked for once per
+    store (the first time a secret is sealed or opened), and one key per
+    stack derived from it and checked against the stack's check value
+    (set on first use)."""
 
-    def _sealer(self, stack: str) -> _Sealer:
+    def __init__(self, store: Store,
+                 passphrase: Callable[[str, bool], str]) -> None:
+        self._store = store
+        self._source = passphrase
+        self._passphrase: str | None = None
+        self._sealers: dict[str, _Sealer] = {}
+
+    def sealer(self, stack: str) -> _Sealer:
         """The stack's key, derived once per Store; checks the passphrase
         against the stack's check value, or sets that on first use."""
         sealer = self._sealers.get(stack)
         if sealer is not None:
             return sealer
-        db = self._conn
-        with self._errors("read"):
+        store = self._store
+        db = store._conn
+        with store._errors("read"):
             row = db.execute(
                 "SELECT salt, check_value FROM stacks WHERE name = ?",
                 (stack,),
             ).fetchone()
         if row is None:
-            with self._write() as w:
-                self._ensure_stack(w, stack)
+            with store._write() as w:
+                store._ensure_stack(w, stack)
                 row = w.execute(
                     "SELECT salt, check_value FROM stacks WHERE name = ?",
                     (stack,),
                 ).fetchone()
         salt, check = row
         if self._passphrase is None:
-            phrase = self._passphrase_source(stack, check is None)
+            phrase = self._source(stack, check is None)
             if not isinstance(phrase, str):
                 raise PassphraseError(
                     f"the passphrase source returned {type(phrase).__name__}"
@@ -764,7 +796,7 @@ class Store:
         ).derive(self._passphrase.encode())
         sealer = _Sealer(key, stack)
         if check is None:
-            with self._write() as w:
+            with store._write() as w:
                 check = w.execute(
                     "SELECT check_value FROM stacks WHERE name = ?", (stack,)
                 ).fetchone()[0]
@@ -787,16 +819,17 @@ class Store:
         self._sealers[stack] = sealer
         return sealer
 
-    def _open_value(self, stack: str, sealed: Any, what: str) -> Any:
+    def open_value(self, stack: str, sealed: Any, what: str) -> Any:
         if not (isinstance(sealed, dict) and _SECRET_TAG in sealed):
             return sealed  # Stored before it became a secret.
-        sealer = self._sealer(stack)
+        sealer = self.sealer(stack)
         try:
             value = _decode(sealer.open_bytes(sealed[_SECRET_TAG]).decode())
         except _unopened() as e:
             raise CorruptStateError(
-                f"the secret {what} of stack '{stack}' in {self.path} does "
-                f"not decrypt ({type(e).__name__}) although the passphrase "
+                f"the secret {what} of stack '{stack}' in "
+                f"{self._store.path} does not decrypt "
+                f"({type(e).__name__}) although the passphrase "
                 "is right: the row was damaged or copied from another "
                 "stack. Restore the file from a backup, or set the value "
                 "again"
@@ -805,13 +838,82 @@ class Store:
         _secrets.add(value)
         return value
 
-    def _open_secrets(
+    def open_secrets(
         self, stack: str, values: dict[str, Any], keys: frozenset[str],
         what: str,
     ) -> None:
         for k in keys:
             if k in values:
-                values[k] = self._open_value(stack, values[k], f"{what} '{k}'")
+                values[k] = self.open_value(stack, values[k], f"{what} '{k}'")
+
+    def forget(self, stack: str) -> None:
+        """A removed stack: its key goes."""
+        self._sealers.pop(stack, None)
+
+
+class Store(_Database):
+    """The state of one project: ``PROJECT/.outrun/state.db``.
+
+    Open it with Store.open().  One Store is used by one thread at a time.
+    """
+
+    def __init__(
+        self, path: Path, db: sqlite3.Connection,
+        passphrase: Callable[[str, bool], str],
+    ) -> None:
+        super().__init__(path, db)
+        self._keys = _Keyring(self, passphrase)
+        self._held_locks: set[Lock] = set()
+        self._host = socket.gethostname()
+
+    # -- opening ------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        project_dir: str | os.PathLike[str],
+        *,
+        passphrase: Callable[..., str] | None = None,
+        create: bool = True,
+    ) -> Store:
+        """Open the state of the project in `project_dir`.
+
+        `create`: make ``.outrun/`` and the database when absent (else
+        StateError).  `passphrase`: called with (stack, new), (stack) or ()
+        -- whichever it accepts -- the first time a secret is sealed or
+        opened; default passphrase_from_env_or_prompt.
+        """
+        path, db = cls._connect(project_dir, create)
+        store = cls(path, db, _adapt_passphrase(passphrase))
+        store._configure()
+        return store
+
+    def close(self) -> None:
+        """Release the locks this store holds and close the database."""
+        if self._db is None:
+            return
+        try:
+            for lock in list(self._held_locks):
+                lock.release()
+        finally:
+            self._close_db()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {str(self.path)!r}{'' if self._db else ' closed'}>"
+
+    def _ensure_stack(self, db: sqlite3.Connection, stack: str) -> None:
+        # Inside a write transaction.
+        db.execute(
+            "INSERT OR IGNORE INTO stacks (name, salt, check_value, created)"
+            " VALUES (?, ?, NULL, ?)",
+            (stack, os.urandom(_SALT_BYTES), time.time()),
+        )
 
     # -- stacks -------------------------------------------------------------
 
@@ -881,7 +983,7 @@ class Store:
                           "runs"):
                 w.execute(f"DELETE FROM {table} WHERE stack = ?", (name,))
             w.execute("DELETE FROM stacks WHERE name = ?", (name,))
-        self._sealers.pop(name, None)
+        self._keys.forget(name)
 
     # -- lock ---------------------------------------------------------------
 
@@ -890,17 +992,7 @@ class Store:
         running does (this host: alive; another host: cannot tell); None
         when nobody does.  Reads only: for a preview, which takes no lock.
         """
-        with self._errors("read"):
-            row = self._conn.execute(
-                "SELECT pid, host, kind, started, proc_start FROM locks "
-                "WHERE stack = ?", (stack,)
-            ).fetchone()
-        if row is None:
-            return None
-        h_pid, h_host, h_kind, h_started, h_start = row
-        if h_host == self._host and _process_gone(h_pid, h_start):
-            return None
-        return _describe_holder(h_kind, h_pid, h_host, h_started)
+        return Lock.live_holder(self, stack)
 
     def lock(self, stack: str, kind: str) -> Lock:
         """Take the run lock of `stack` for a command `kind` ("up", ...).
@@ -910,43 +1002,7 @@ class Store:
         process with another start time) is cleared and taken.  A lock
         from another host cannot be checked and counts as live.
         """
-        pid = os.getpid()
-        stat = _proc_stat(pid)
-        token = _random.token_hex(8)
-        cleared = None
-        with self._write() as w:
-            row = w.execute(
-                "SELECT pid, host, kind, started, proc_start FROM locks "
-                "WHERE stack = ?", (stack,)
-            ).fetchone()
-            if row is not None:
-                h_pid, h_host, h_kind, h_started, h_start = row
-                holder = _describe_holder(h_kind, h_pid, h_host, h_started)
-                if h_host != self._host:
-                    raise StackLockedError(
-                        f"stack '{stack}' is locked by {holder}; Outrun "
-                        "cannot tell whether a process on another host is "
-                        "still running, so wait for it to finish; if it is "
-                        "gone, remove the lock with: sqlite3 "
-                        f"{self.path} \"DELETE FROM locks WHERE stack = "
-                        f"'{stack}'\""
-                    )
-                if not _process_gone(h_pid, h_start):
-                    raise StackLockedError(
-                        f"stack '{stack}' is locked by {holder}; wait for "
-                        "it to finish, or if that process is gone, run "
-                        "again: a lock whose process has died is cleared "
-                        "automatically"
-                    )
-                cleared = holder
-                w.execute("DELETE FROM locks WHERE stack = ?", (stack,))
-            w.execute(
-                "INSERT INTO locks (stack, pid, host, kind, started, "
-                "proc_start, token) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (stack, pid, self._host, kind, time.time(),
-                 stat[1] if stat else None, token),
-            )
-        lock = Lock(self, stack, kind, token, cleared)
+        lock = Lock.take(self, stack, kind)
         self._held_locks.add(lock)
         return lock
 
@@ -968,15 +1024,15 @@ class Store:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            for (key, urn, _), row in zip(rows, self._decode_rows(stack,
-                                                                  rows)):
+            decoded = _decode_rows(self.path, stack, rows)
+            for (key, urn, _), row in zip(rows, decoded):
                 try:
                     (typ, name, custom, provider, id_, parent, inputs,
                      outputs, s_in, s_out, deps, protect, retain, pending,
                      delete, seq) = row
                 except (ValueError, TypeError):
-                    raise self._damaged_row(
-                        stack, urn, "it is not a list of "
+                    raise _damaged_row(
+                        self.path, stack, urn, "it is not a list of "
                         f"{len(_ROW_TYPES)} fields") from None
                 # The right length is not enough: a field of the wrong
                 # type would fail later, far from here (item 10 of
@@ -994,56 +1050,29 @@ class Store:
                         and type(delete) is bool and type(seq) is int) or (
                             (s_in or s_out or deps)
                             and _not_all_str(s_in, s_out, deps)):
-                    raise self._damaged_row(stack, urn, _wrong_field(row))
+                    raise _damaged_row(self.path, stack, urn,
+                                       _wrong_field(row))
                 state = ResourceState(
-                    urn, typ, name, custom, provider, id_, parent, inputs,
+                    urn, typ, name, custom, provider,
+                    id_,  # type: ignore[arg-type]  # an old int id stays
+                    parent, inputs,
                     outputs, frozenset(s_in) if s_in else no_keys,
                     frozenset(s_out) if s_out else no_keys, tuple(deps),
                     protect, retain, pending, delete, seq,
                 )
                 out[key] = state
                 if s_in or s_out:
-                    needs_opening.append(state)
+                    needs_opening.append((state, inputs, outputs))
         finally:
             if gc_was_enabled:
                 gc.enable()
-        for state in needs_opening:
-            self._open_secrets(stack, state.inputs, state.secret_inputs,
-                               f"input of {state.urn},")
-            self._open_secrets(stack, state.outputs, state.secret_outputs,
-                               f"output of {state.urn},")
+        keys = self._keys
+        for state, inputs, outputs in needs_opening:
+            keys.open_secrets(stack, inputs, state.secret_inputs,
+                              f"input of {state.urn},")
+            keys.open_secrets(stack, outputs, state.secret_outputs,
+                              f"output of {state.urn},")
         return out
-
-    def _decode_rows(self, stack: str, rows: list[Any]) -> list[Any]:
-        # One decode of all rows joined into a JSON array costs about half
-        # of one decode per row; a row that is not one JSON value breaks
-        # it or changes the count, and the slow way then names that row.
-        try:
-            decoded = _decode("[" + ",".join([r[2] for r in rows]) + "]")
-        except ValueError:
-            decoded = None
-        if decoded is not None and len(decoded) == len(rows):
-            return decoded
-        decoded = []
-        for _, urn, data in rows:
-            try:
-                decoded.append(_decode(data))
-            except ValueError:
-                raise self._damaged_row(stack, urn) from None
-        return decoded
-
-    def _damaged_row(self, stack: str, urn: str,
-                     why: str = "it is not valid JSON") -> CorruptStateError:
-        quoted_stack = stack.replace("'", "''")
-        quoted_urn = urn.replace("'", "''")
-        return CorruptStateError(
-            f"the row of {urn} in stack '{stack}' of {self.path} is "
-            f"damaged ({why}); Outrun left the file untouched. Restore "
-            "the file from a backup, or remove that one row (the resource "
-            "is then forgotten, not deleted; the rest of the state is "
-            f"kept) with: sqlite3 {self.path} \"DELETE FROM resources "
-            f"WHERE stack = '{quoted_stack}' AND urn = '{quoted_urn}'\""
-        )
 
     def writer(self, stack: str) -> Writer:
         """A Writer that batches changes to `stack` until its flush()."""
@@ -1086,7 +1115,7 @@ class Store:
     def outputs(self, stack: str) -> tuple[dict[str, Any], frozenset[str]]:
         """The stack's outputs, secrets decrypted, and which are secret."""
         values, keys = self._sealed_outputs(stack)
-        self._open_secrets(stack, values, keys, "output")
+        self._keys.open_secrets(stack, values, keys, "output")
         return values, keys
 
     def outputs_masked(self, stack: str
@@ -1121,7 +1150,7 @@ class Store:
         out = {}
         for key, value, secret in rows:
             if secret:
-                value = self._open_value(
+                value = self._keys.open_value(
                     stack, {_SECRET_TAG: value}, f"config value '{key}'")
             out[key] = ConfigValue(value, bool(secret))
         return out
@@ -1134,7 +1163,7 @@ class Store:
                 f"config value '{key}' must be a string, not "
                 f"{type(value).__name__}"
             )
-        stored = (self._sealer(stack).seal(value)[_SECRET_TAG] if secret
+        stored = (self._keys.sealer(stack).seal(value)[_SECRET_TAG] if secret
                   else value)
         with self._write() as w:
             self._ensure_stack(w, stack)
@@ -1258,11 +1287,12 @@ class Writer:
             ) from None
         self._rows[urn] = (self.stack, urn, urn, data)
 
-    def _seal(self, values: dict[str, Any], keys: frozenset[str]) -> dict:
+    def _seal(self, values: Mapping[str, Any],
+              keys: frozenset[str]) -> Mapping[str, Any]:
         present = [k for k in keys if k in values]
         if not present:
             return values
-        sealer = self.store._sealer(self.stack)
+        sealer = self.store._keys.sealer(self.stack)
         sealed = dict(values)
         for k in present:
             sealed[k] = sealer.seal(values[k])
@@ -1361,6 +1391,40 @@ _ROW_TYPES: tuple[tuple[str, tuple[type, ...]], ...] = (
 _JSON_NAMES = {str: "a string", bool: "true or false", dict: "an object",
                list: "a list", int: "an integer", type(None): "null",
                float: "a number"}
+
+
+def _decode_rows(path: Path, stack: str, rows: list[Any]) -> list[Any]:
+    """The JSON of resource rows (key, urn, data) of `stack`."""
+    # One decode of all rows joined into a JSON array costs about half
+    # of one decode per row; a row that is not one JSON value breaks
+    # it or changes the count, and the slow way then names that row.
+    try:
+        decoded = _decode("[" + ",".join([r[2] for r in rows]) + "]")
+    except ValueError:
+        decoded = None
+    if decoded is not None and len(decoded) == len(rows):
+        return decoded
+    decoded = []
+    for _, urn, data in rows:
+        try:
+            decoded.append(_decode(data))
+        except ValueError:
+            raise _damaged_row(path, stack, urn) from None
+    return decoded
+
+
+def _damaged_row(path: Path, stack: str, urn: str,
+                 why: str = "it is not valid JSON") -> CorruptStateError:
+    quoted_stack = stack.replace("'", "''")
+    quoted_urn = urn.replace("'", "''")
+    return CorruptStateError(
+        f"the row of {urn} in stack '{stack}' of {path} is "
+        f"damaged ({why}); Outrun left the file untouched. Restore "
+        "the file from a backup, or remove that one row (the resource "
+        "is then forgotten, not deleted; the rest of the state is "
+        f"kept) with: sqlite3 {path} \"DELETE FROM resources "
+        f"WHERE stack = '{quoted_stack}' AND urn = '{quoted_urn}'\""
+    )
 
 
 def _not_all_str(*lists: list[Any]) -> bool:
