@@ -35,7 +35,7 @@ def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 
 def apply_ignore_changes(old_inputs: Mapping[str, Any],
-                         news: dict[str, Any],
+                         news: Mapping[str, Any],
                          ignore: Iterable[str]) -> dict[str, Any]:
     """Returns news with every ignored key set back to its old value (or
     removed, if it had none): a change there is not acted on."""
