@@ -7,11 +7,13 @@ host.
 
 from __future__ import annotations
 
+import importlib
+
 import _outrun
 from _outrun import UNKNOWN, Output, Unknown, contains_unknowns, deferred_output
 
 from outrun import ffi, process
-from outrun._host import run, track
+from outrun._loop import run, track
 from outrun._offload import blocking, offload, to_thread
 
 __version__: str = _outrun.__version__
@@ -35,8 +37,6 @@ def __getattr__(name: str) -> object:
     entry = _LAZY.get(name)
     if entry is None:
         raise AttributeError(f"module 'outrun' has no attribute '{name}'")
-    import importlib
-
     module = importlib.import_module(entry[0])
     value = module if entry[1] is None else getattr(module, entry[1])
     globals()[name] = value

@@ -111,3 +111,55 @@ def test_loop_uvloop_without_uvloop_says_how_to_install_it(outrun,
     assert "uvloop" in first
     assert "pip install uvloop" in first
     assert proc.stdout == ""
+
+
+# outrun run and the engine's commands pick the same environment ------------
+
+SAYS_WHERE_VPKG_IS = ("import sys\nimport vpkg\n"
+                      "print('vpkg from', vpkg.WHERE, file=sys.stderr)\n")
+
+
+@pytest.mark.parametrize("command", ["preview", "up"])
+def test_engine_commands_use_the_venv_folder_as_run_does(outrun, tmp_path,
+                                                         command):
+    # Only venv/ (no .venv/): layout.c's discovery takes it for
+    # `outrun run`; the engine's commands once looked for .venv/ alone
+    # and the program's import failed.
+    project = tmp_path / "proj"
+    project.mkdir()
+    site = make_venv(project / "venv")
+    add_vpkg(site)
+    (project / "__main__.py").write_text(SAYS_WHERE_VPKG_IS)
+
+    run = outrun("run", project)
+    engine = outrun(command, "-C", project)
+
+    assert run.returncode == 0, run.stderr
+    assert engine.returncode == 0, engine.stderr
+    assert f"vpkg from {site}\n" in run.stderr
+    assert f"vpkg from {site}\n" in engine.stderr
+
+
+@pytest.mark.parametrize("folder", [".venv", "venv"])
+@pytest.mark.parametrize("command", ["preview", "up", "destroy"])
+def test_a_venv_for_another_python_stops_engine_commands_as_run(
+        outrun, tmp_path, embedded_python, folder, command):
+    project = tmp_path / "proj"
+    project.mkdir()
+    venv = project / folder
+    make_venv(venv)
+    cfg = venv / "pyvenv.cfg"
+    cfg.write_text("".join(
+        "version = 3.99.0\n" if line.startswith("version") else line
+        for line in cfg.read_text().splitlines(keepends=True)))
+    (project / "__main__.py").write_text("print('must not run')\n")
+
+    run = outrun("run", project)
+    engine = outrun(command, "-C", project, "--yes"
+                    if command == "destroy" else "--json")
+
+    first = assert_usage_error(run)
+    assert "3.99" in first and f"Python {embedded_python}" in first
+    assert assert_usage_error(engine) == first
+    assert engine.stdout == ""
+    assert not (project / ".outrun").exists()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from outrun._host import exit_code_of
+from outrun._loop import exit_code_of
 
 
 @pytest.mark.parametrize(("code", "expected"), [

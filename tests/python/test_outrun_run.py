@@ -11,7 +11,7 @@ import weakref
 
 import outrun
 import pytest
-from outrun import _host
+from outrun import _loop
 
 
 async def _yield(times: int) -> None:
@@ -142,7 +142,7 @@ def test_track_outside_a_run_schedules_on_the_running_loop():
     async def caller():
         fut = outrun.track(work())
         assert isinstance(fut, asyncio.Future)
-        assert _host.current() is None
+        assert _loop.current() is None
         return await fut
 
     assert asyncio.run(caller()) == "scheduled"
@@ -152,13 +152,13 @@ def test_current_runtime_only_during_the_run():
     seen = []
 
     async def main():
-        seen.append(_host.current())
+        seen.append(_loop.current())
 
-    assert _host.current() is None
+    assert _loop.current() is None
     outrun.run(main)
 
-    assert isinstance(seen[0], _host.Runtime)
-    assert _host.current() is None
+    assert isinstance(seen[0], _loop.Runtime)
+    assert _loop.current() is None
 
 
 def test_untracked_leftover_tasks_are_cancelled_at_the_end(leftover):
@@ -236,7 +236,7 @@ def test_loop_and_runtime_are_freed_after_the_run():
 
     async def main():
         refs.append(weakref.ref(asyncio.get_running_loop()))
-        refs.append(weakref.ref(_host.current()))
+        refs.append(weakref.ref(_loop.current()))
 
     outrun.run(main)
     gc.collect()

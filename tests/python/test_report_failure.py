@@ -9,9 +9,9 @@ import traceback
 
 import outrun
 import pytest
-from outrun import _host
+from outrun import _loop
 
-SDK_DIR = os.path.dirname(os.path.abspath(_host.__file__)) + os.sep
+SDK_DIR = os.path.dirname(os.path.abspath(_loop.__file__)) + os.sep
 ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep
 THIS_FILE = os.path.abspath(__file__)
 
@@ -30,7 +30,7 @@ def _failure_of(main) -> BaseException:
 
 
 def _report(exc: BaseException, capsys) -> str:
-    _host.report_failure(exc)
+    _loop.report_failure(exc)
     captured = capsys.readouterr()
     assert captured.out == ""
     assert SDK_DIR not in captured.err
@@ -86,7 +86,7 @@ def test_syntax_error_keeps_file_and_line(capsys):
     with pytest.raises(SyntaxError) as info:
         compile("ok = 1\nnot_closed = (\n", "program.py", "exec")
 
-    _host.report_failure(info.value)
+    _loop.report_failure(info.value)
     err = capsys.readouterr().err
 
     assert 'File "program.py", line 2' in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from outrun._host import Runtime
+from outrun._loop import Runtime
 
 
 @pytest.fixture
@@ -106,11 +106,11 @@ def test_a_stop_signal_before_the_main_task_waits_for_it():
     # the second Ctrl-C); it is kept for the run to take instead.
     import signal
 
-    from outrun import _host
+    from outrun import _loop
 
     loop = asyncio.new_event_loop()
     try:
-        rt = _host.Runtime(loop)
+        rt = _loop.Runtime(loop)
         rt._on_sigint(signal.SIGINT, None)
         assert (rt.pending_signal, rt.interrupted) == (signal.SIGINT, False)
 

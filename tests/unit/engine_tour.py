@@ -13,6 +13,7 @@ import sys
 import tempfile
 
 from outrun._engine import commands
+from outrun._options import RunOptions
 
 PROGRAM = '''
 import os
@@ -60,7 +61,7 @@ def run(argv):
     command, *rest = argv
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = commands.main(command, rest, {})
+        code = commands.main(RunOptions(command=command, args=tuple(rest)))
     events = [json.loads(line) for line in out.getvalue().splitlines()
               if line.startswith("{")]
     return code, events
