@@ -18,19 +18,17 @@ from typing import Any
 
 from _outrun import contains_unknowns
 
-from outrun import _offload
+from outrun import _loop, _offload
 from outrun._engine import plan
 from outrun._engine.steps import EMPTY, Outcome, ProviderExitError, Step
 from outrun.dynamic import DiffResult
 
 
-def runtime(any_thread: bool = False) -> Any:
-    """The loop runtime of the run in progress (``outrun._host``), or None.
+def runtime(any_thread: bool = False) -> _loop.Runtime | None:
+    """The loop runtime of the run in progress (``outrun._loop``), or None.
     By default only on that run's loop thread; with any_thread, the one
     the process runs, from wherever."""
-    from outrun import _host
-
-    return _host._current if any_thread else _host.current()
+    return _loop.in_progress() if any_thread else _loop.current()
 
 
 # Planning and operating ------------------------------------------------------
