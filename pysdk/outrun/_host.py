@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from outrun import _cli, _loop
+from outrun import _cli
 from outrun._options import RunOptions
 
 
@@ -20,14 +20,3 @@ def main(options: Mapping[str, Any]) -> int:
     """Entry point of the outrun host.  Returns the process exit code."""
     return _cli.main(RunOptions.from_host(options))
 
-
-# The engine as committed (deployment.py) still asks this module for the
-# run's runtime, which is outrun._loop's now: current() and in_progress().
-# These two forwards go once the engine asks _loop instead.
-current = _loop.current
-
-
-def __getattr__(name: str) -> Any:
-    if name == "_current":
-        return _loop.in_progress()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
