@@ -590,7 +590,7 @@ cleanup:
 /* Grace period for Python callables still running on pool threads at exit:
  * long enough for ordinary cleanup, short enough that exit never hangs. */
 
-/* Stops the worker pool (bindings/offload.c): it takes no more jobs,
+/* Stops the worker pool (bindings/jobs.c): it takes no more jobs,
  * cancels the queued ones, kills running processes, gives running Python
  * callables RT_SHUTDOWN_GRACE_S seconds while the GIL is released, joins
  * the threads, and drains every completion channel once more so that each
